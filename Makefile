@@ -1,0 +1,37 @@
+# Two commands on a fresh machine (Debian, Python 3.11):
+#   make run    offline evolution of a shipped problem (no cluster, no API key)
+#   make test   install what the tests need, lint, then run the test suite
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PROBLEM ?= problems/function_minimization
+ITERATIONS ?= 200
+RUN_DIR ?= runs/$(notdir $(PROBLEM))-$(shell date +%Y%m%d-%H%M%S)
+
+.PHONY: run test lint venv clean
+
+venv: $(VENV)/.installed
+
+# Re-install when the dependency list changes. Debian's python3 may ship
+# without ensurepip: install python3-venv then (needs root, as on CI).
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null \
+	  || (apt-get update -qq && apt-get install -y -qq python3-venv)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+run: venv
+	$(BIN)/evolve run $(PROBLEM) --iterations $(ITERATIONS) --out $(RUN_DIR)
+	$(BIN)/evolve show $(RUN_DIR)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: venv lint
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .hypothesis
