@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PROBLEM ?= problems/function_minimization
-ITERATIONS ?= 200
+ITERATIONS ?= 400
 RUN_DIR ?= runs/$(notdir $(PROBLEM))-$(shell date +%Y%m%d-%H%M%S)
 
 .PHONY: run test lint venv clean

@@ -62,9 +62,7 @@ def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
                 return _convert(value, option, key, source)
             except ConfigError as exc:
                 errors.append(exc)
-        raise ConfigError(
-            f"{source}: key '{key}' must be {_type_name(tp)}, got {_describe(value)}"
-        )
+        raise ConfigError(f"{source}: key '{key}' must be {_type_name(tp)}, got {_describe(value)}")
     if tp is type(None):
         if value is None:
             return None
@@ -86,7 +84,7 @@ def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
     if origin is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{source}: key '{key}' must be a table, got {_describe(value)}")
-        key_tp, val_tp = get_args(tp) or (str, Any)
+        _, val_tp = get_args(tp) or (str, Any)
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
@@ -108,9 +106,7 @@ def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
             return value
     else:
         raise TypeError(f"unsupported config type {tp!r} for key '{key}'")
-    raise ConfigError(
-        f"{source}: key '{key}' must be {_type_name(tp)}, got {_describe(value)}"
-    )
+    raise ConfigError(f"{source}: key '{key}' must be {_type_name(tp)}, got {_describe(value)}")
 
 
 def from_mapping(cls: type[T], data: Mapping[str, Any], source: str | Path, prefix: str = "") -> T:
@@ -136,10 +132,7 @@ def from_mapping(cls: type[T], data: Mapping[str, Any], source: str | Path, pref
     for name, field in fields.items():
         if name in data:
             kwargs[name] = _convert(data[name], hints[name], f"{prefix}{name}", source)
-        elif (
-            field.default is dataclasses.MISSING
-            and field.default_factory is dataclasses.MISSING
-        ):
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{source}: missing required key '{prefix}{name}'")
     try:
         return cls(**kwargs)

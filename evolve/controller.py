@@ -1,0 +1,347 @@
+"""The controller: the one place where database, mutation, executor and store meet.
+
+Steady state, not generations: ``concurrency`` slots each run
+sample -> propose -> apply -> evaluate -> record, and a slot starts its next
+candidate as soon as it finishes, so evaluations never wait for a batch.
+All database and store calls happen on the event-loop thread, so neither needs
+locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from evolve.database import PopulationDatabase
+from evolve.edits import EditError, apply_edit
+from evolve.executors.local import LocalExecutor
+from evolve.mutation import MutationError
+from evolve.problem import Problem
+from evolve.proposer import Proposer
+from evolve.records import Program, Status
+from evolve.scoring import score_result
+from evolve.store import RunStore
+from sandboxes.job import EvalResult
+
+__all__ = ["Controller", "Progress", "RunLimits", "SeedFailed"]
+
+log = logging.getLogger(__name__)
+
+# A slot that fails this many proposals in a row (unparseable or rejected
+# edits, duplicates) stops the run: the mutator is not making progress.
+MAX_CONSECUTIVE_FAILED_PROPOSALS = 200
+
+
+class SeedFailed(RuntimeError):
+    """The seed program could not be scored; the scorer is probably broken."""
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """When to stop: whichever comes first."""
+
+    evaluations: int  # children to evaluate in this invocation (seed not counted)
+    concurrency: int = 2
+    max_time_s: float | None = None
+    target: float | None = None  # objective value (raw, direction-aware)
+    commit_interval_s: float = 1.0
+    commit_every: int = 32
+
+    def __post_init__(self) -> None:
+        if self.evaluations < 0:
+            raise ValueError(f"iterations must be >= 0, got {self.evaluations}")
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
+
+
+@dataclass
+class Progress:
+    """Counters shown live and saved in the checkpoint."""
+
+    next_iteration: int = 0
+    evaluations: int = 0  # evaluated programs, all invocations, seed included
+    evaluations_this_run: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+    rejected_edits: int = 0
+    best_score: float | None = None
+    started_at: float = field(default_factory=time.monotonic)
+    stop_reason: str = ""
+
+    def evals_per_s(self) -> float:
+        elapsed = time.monotonic() - self.started_at
+        return self.evaluations_this_run / elapsed if elapsed > 0 else 0.0
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "next_iteration": self.next_iteration,
+            "evaluations": self.evaluations,
+            "statuses": dict(self.statuses),
+            "duplicates": self.duplicates,
+            "rejected_edits": self.rejected_edits,
+            "best_score": self.best_score,
+            "stop_reason": self.stop_reason,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Progress:
+        return cls(
+            next_iteration=state["next_iteration"],
+            evaluations=state["evaluations"],
+            statuses=Counter(state["statuses"]),
+            duplicates=state["duplicates"],
+            rejected_edits=state["rejected_edits"],
+            best_score=state["best_score"],
+        )
+
+
+def iteration_seed(run_seed: int, iteration: int) -> int:
+    """Independent, reproducible seed for one proposal (no shared RNG stream,
+    so concurrency cannot change which edit an iteration gets)."""
+    return int(np.random.SeedSequence([run_seed, iteration]).generate_state(1)[0])
+
+
+class Controller:
+    """Drives one run (or one resumed stretch of it) to a stop condition."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        store: RunStore,
+        database: PopulationDatabase,
+        proposer: Proposer,
+        executor: LocalExecutor,
+        seed: int,
+        progress: Progress | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.problem = problem
+        self.store = store
+        self.database = database
+        self.proposer = proposer
+        self.executor = executor
+        self.seed = seed
+        self.progress = progress or Progress()
+        self.on_progress = on_progress
+        self._stop_requested = False
+        self._in_flight_hashes: set[str] = set()
+        self._uncommitted = 0
+        self._last_commit = time.monotonic()
+        self._launched = 0
+        # Before run() sets real limits (seed evaluation), commit every record.
+        self._limits = RunLimits(evaluations=0, commit_every=1, commit_interval_s=0.0)
+
+    # -- public ---------------------------------------------------------------
+
+    def request_stop(self, reason: str = "interrupted") -> None:
+        """Finish the evaluations in flight, save, and return (Ctrl-C)."""
+        if not self._stop_requested:
+            self._stop_requested = True
+            self.progress.stop_reason = reason
+
+    async def evaluate_seed(self) -> Program:
+        """Score the seed program and place it in the database (new runs only)."""
+        seed = Program(
+            id=self._new_id(),
+            code=self.problem.initial_code,
+            iteration=0,
+            created_at=time.time(),
+            edit_kind="seed",
+        )
+        self._in_flight_hashes.add(seed.code_hash)
+        result = await self._evaluate(seed)
+        program = self._record(seed, result)
+        self.commit()
+        if program.status == Status.ERROR:
+            raise SeedFailed(
+                f"the seed {self.problem.initial_path} failed to score: {program.reason}\n"
+                f"{program.artifacts.get('traceback', '')}\n"
+                f"Fix the scorer and check it with `evolve eval {self.problem.root}`."
+            )
+        return program
+
+    async def run(self, limits: RunLimits) -> Progress:
+        """Evolve until a limit is hit; commit everything before returning."""
+        self.progress.started_at = time.monotonic()
+        self.progress.evaluations_this_run = 0
+        self._launched = 0
+        self._limits = limits
+        deadline = None if limits.max_time_s is None else time.monotonic() + limits.max_time_s
+        slots = [asyncio.create_task(self._slot(deadline)) for _ in range(limits.concurrency)]
+        try:
+            await asyncio.gather(*slots)
+        finally:
+            for task in slots:
+                task.cancel()
+            self.commit()
+        if not self.progress.stop_reason:
+            self.progress.stop_reason = "iterations"
+        self.store.append_event("stop", self.progress.next_iteration, self.progress.to_state())
+        self.commit()
+        return self.progress
+
+    def commit(self) -> None:
+        """Write pending records and the checkpoint (atomic)."""
+        self.store.commit(
+            {
+                "database": self.database.snapshot(),
+                "controller": self.progress.to_state(),
+            }
+        )
+        self._uncommitted = 0
+        self._last_commit = time.monotonic()
+
+    # -- the slot loop --------------------------------------------------------
+
+    def _should_stop(self, deadline: float | None) -> bool:
+        if self._stop_requested:
+            return True
+        if self._launched >= self._limits.evaluations:
+            return True
+        if deadline is not None and time.monotonic() >= deadline:
+            self.request_stop("max_time")
+            return True
+        target = self._limits.target
+        best = self.progress.best_score
+        if target is not None and best is not None:
+            maximize = self.problem.spec.objective.maximize
+            if (best >= target) if maximize else (best <= target):
+                self.request_stop("target_reached")
+                return True
+        return False
+
+    async def _slot(self, deadline: float | None) -> None:
+        failures = 0
+        while not self._should_stop(deadline):
+            child = await self._propose_child()
+            if child is None:
+                failures += 1
+                if failures >= MAX_CONSECUTIVE_FAILED_PROPOSALS:
+                    self.request_stop("mutation_stalled")
+                    log.error(
+                        "%d proposals in a row gave no new program (rejected edits or "
+                        "duplicates); stopping. See the events table for the reasons.",
+                        failures,
+                    )
+                continue
+            failures = 0
+            self._launched += 1
+            result = await self._evaluate(child)
+            self._record(child, result)
+
+    async def _propose_child(self) -> Program | None:
+        """One proposal; None when the edit was rejected or the child is a duplicate."""
+        iteration = self.progress.next_iteration
+        self.progress.next_iteration += 1
+        sample = self.database.sample()
+        parent = sample.parent
+        try:
+            proposal = await self.proposer.propose(
+                parent, sample.inspirations, iteration_seed(self.seed, iteration)
+            )
+            code = apply_edit(parent.code, proposal.text)
+        except EditError as exc:
+            self._reject(iteration, parent, exc.kind, exc.reason)
+            return None
+        except MutationError as exc:
+            self._reject(iteration, parent, "no_mutation", str(exc))
+            return None
+        child = Program(
+            id=self._id_for(iteration),
+            code=code,
+            parent_ids=(parent.id,),
+            island=sample.island,
+            generation=parent.generation + 1,
+            iteration=iteration,
+            created_at=time.time(),
+            edit_kind=proposal.edit_kind,
+            model=proposal.model,
+            llm_call_id=proposal.llm_call_id,
+        )
+        existing_id = self.database.find_by_code_hash(child.code_hash)
+        if existing_id is not None:
+            self._record_duplicate(child, self.database.get(existing_id))
+            return None
+        if child.code_hash in self._in_flight_hashes:
+            self.progress.duplicates += 1
+            self.store.append_event("duplicate_in_flight", iteration, {"program_id": child.id})
+            return None
+        self._in_flight_hashes.add(child.code_hash)
+        return child
+
+    def _reject(self, iteration: int, parent: Program, kind: str, reason: str) -> None:
+        """A proposal that gave no child: recorded with its reason, never dropped."""
+        self.progress.rejected_edits += 1
+        self.store.append_event(
+            "edit_rejected", iteration, {"parent_id": parent.id, "kind": kind, "reason": reason}
+        )
+
+    async def _evaluate(self, program: Program) -> EvalResult:
+        job = self.problem.make_job(program.id, program.code)
+        return await asyncio.wrap_future(self.executor.submit(job))
+
+    # -- recording ------------------------------------------------------------
+
+    def _record(self, program: Program, result: EvalResult) -> Program:
+        self._in_flight_hashes.discard(program.code_hash)
+        scored = score_result(result, self.problem.spec.objective)
+        program.status = scored.status
+        program.score = scored.score
+        program.fitness = scored.fitness
+        program.reason = scored.reason
+        program.metrics = dict(result.metrics)
+        program.artifacts = dict(result.artifacts)
+        program.wall_time_s = result.wall_time_s
+        for event in self.database.add(program):
+            self.store.append_event(type(event).__name__.lower(), program.iteration, _fields(event))
+        self.store.append_program(program)
+        progress = self.progress
+        progress.evaluations += 1
+        progress.evaluations_this_run += program.edit_kind != "seed"
+        progress.statuses[str(program.status)] += 1
+        best = self.database.best()
+        progress.best_score = None if best is None else best.score
+        self._uncommitted += 1
+        self._maybe_commit()
+        if self.on_progress is not None:
+            self.on_progress(progress)
+        return program
+
+    def _record_duplicate(self, child: Program, original: Program) -> None:
+        """A known program proposed again: reuse its result, do not evaluate."""
+        child.duplicate_of = original.id
+        child.status = original.status
+        child.metrics = dict(original.metrics)
+        child.score = original.score
+        child.fitness = original.fitness
+        child.reason = original.reason
+        self.store.append_program(child)
+        self.progress.duplicates += 1
+        self._uncommitted += 1
+        self._maybe_commit()
+
+    def _maybe_commit(self) -> None:
+        due = time.monotonic() - self._last_commit >= self._limits.commit_interval_s
+        if self._uncommitted >= self._limits.commit_every or due:
+            self.commit()
+
+    def _new_id(self) -> str:
+        iteration = self.progress.next_iteration
+        self.progress.next_iteration += 1
+        return self._id_for(iteration)
+
+    @staticmethod
+    def _id_for(iteration: int) -> str:
+        return f"p{iteration:06d}"
+
+
+def _fields(event: Any) -> dict[str, Any]:
+    return dataclasses.asdict(event)

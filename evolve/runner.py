@@ -1,0 +1,166 @@
+"""Assemble a run from its settings (new or resumed) and drive it to a stop.
+
+This is the wiring the CLI and notebooks share: load the problem, open the
+store, build or restore the database, pick the sandbox and the proposer, and
+run the controller with a clean Ctrl-C (first: finish in-flight work and save;
+second: abandon in-flight work and save).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from evolve.controller import Controller, Progress, RunLimits
+from evolve.database import PopulationDatabase
+from evolve.executors.local import LocalExecutor
+from evolve.problem import Problem, load_problem
+from evolve.proposer import OfflineProposer, Proposer
+from evolve.records import Program
+from evolve.store import RunStore, StoreError
+from sandboxes.job import Sandbox
+
+__all__ = ["RunOptions", "RunOutcome", "make_sandbox", "resume_run", "start_run"]
+
+SandboxKind = Literal["process"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Settings of a run; saved in run.json so a resume uses the same ones."""
+
+    seed: int = 0
+    sandbox: SandboxKind = "process"
+    model: str = "offline"
+    concurrency: int = 2
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: Path
+    progress: Progress
+    seed_program: Program | None
+    best: Program | None
+
+
+def make_sandbox(kind: str) -> Sandbox:
+    """The sandbox backend named ``kind``."""
+    if kind == "process":
+        from sandboxes.process import ProcessSandbox
+
+        return ProcessSandbox()
+    raise ValueError(f"unknown sandbox '{kind}'; available: process")
+
+
+def make_proposer(model: str) -> Proposer:
+    if model == "offline":
+        return OfflineProposer()
+    raise ValueError(f"unknown model '{model}'; available: offline")
+
+
+def start_run(
+    problem_path: Path,
+    out: Path,
+    options: RunOptions,
+    limits: RunLimits,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RunOutcome:
+    """Create ``out``, score the seed, and evolve until ``limits``."""
+    problem = load_problem(problem_path)
+    proposer = make_proposer(options.model)
+    settings = {"problem": problem.name, "problem_source": str(problem.root), **asdict(options)}
+    store = RunStore.create(out, settings, problem.root)
+    problem = load_problem(store.problem_dir)
+    database = PopulationDatabase(problem.spec.database, seed=options.seed)
+    return _drive(problem, store, database, proposer, options, limits, None, on_progress)
+
+
+def resume_run(
+    run_dir: Path,
+    limits: RunLimits,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RunOutcome:
+    """Continue ``run_dir`` with the same islands, counters and seeds."""
+    store = RunStore.open(run_dir, repair=True)
+    checkpoint = store.load_checkpoint()
+    if checkpoint is None:
+        raise StoreError(
+            f"{run_dir}: has no checkpoint (the run died before its seed was scored); "
+            "start it again with `evolve run`"
+        )
+    settings = store.settings
+    options = RunOptions(
+        seed=settings["seed"],
+        sandbox=settings["sandbox"],
+        model=settings["model"],
+        concurrency=limits.concurrency,
+    )
+    problem = load_problem(store.problem_dir)
+    programs = store.load_programs()
+    database = PopulationDatabase.restore(problem.spec.database, checkpoint["database"], programs)
+    progress = Progress.from_state(checkpoint["controller"])
+    proposer = make_proposer(options.model)
+    return _drive(problem, store, database, proposer, options, limits, progress, on_progress)
+
+
+def _drive(
+    problem: Problem,
+    store: RunStore,
+    database: PopulationDatabase,
+    proposer: Proposer,
+    options: RunOptions,
+    limits: RunLimits,
+    progress: Progress | None,
+    on_progress: Callable[[Progress], None] | None,
+) -> RunOutcome:
+    executor = LocalExecutor(make_sandbox(options.sandbox), max_workers=limits.concurrency)
+    controller = Controller(
+        problem, store, database, proposer, executor, options.seed, progress, on_progress
+    )
+    try:
+        seed_program = asyncio.run(_main(controller, limits, fresh=progress is None))
+    finally:
+        executor.shutdown()
+    return RunOutcome(store.root, controller.progress, seed_program, database.best())
+
+
+async def _main(controller: Controller, limits: RunLimits, fresh: bool) -> Program | None:
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    interrupts = 0
+
+    def on_interrupt() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            controller.request_stop("interrupted")
+        elif task is not None:
+            task.cancel()
+
+    installed = _install_handlers(loop, on_interrupt)
+    try:
+        seed_program = await controller.evaluate_seed() if fresh else None
+        await controller.run(limits)
+        return seed_program
+    except asyncio.CancelledError:
+        controller.progress.stop_reason = "interrupted"
+        controller.commit()
+        return None
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def _install_handlers(loop: asyncio.AbstractEventLoop, handler: Callable[[], Any]) -> list[int]:
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, handler)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread (e.g. a notebook worker): no clean-stop handler
+    return installed

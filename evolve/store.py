@@ -1,0 +1,279 @@
+"""The run directory: the only code that touches a run's files.
+
+Layout::
+
+    RUN/
+      run.json          settings of the run (written once, at creation)
+      problem/          a copy of the problem folder, so a resume scores the same way
+      programs/part-NNNNNN.parquet   program records (append-only segments)
+      code/part-NNNNNN.parquet       program text keyed by content hash
+      events/part-NNNNNN.parquet     migrations, rejected edits, stops, ...
+      checkpoint.json   database + controller state and the committed segment counts
+
+Why segments plus a checkpoint: each flush writes new segment files (temp file,
+fsync, rename) and then the checkpoint, atomically, naming how many segments of
+each table are committed. A crash between the two leaves segments the checkpoint
+does not know; opening the run deletes them, so the programs on disk and the
+database state always agree and nothing is duplicated on resume.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from evolve.records import Program, Status
+
+__all__ = ["RunStore", "StoreError"]
+
+SCHEMA_VERSION = 1
+TABLES = ("programs", "code", "events")
+
+PROGRAM_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("parent_ids", pa.list_(pa.string())),
+        ("island", pa.int32()),
+        ("generation", pa.int32()),
+        ("iteration", pa.int64()),
+        ("created_at", pa.float64()),
+        ("status", pa.string()),
+        ("score", pa.float64()),
+        ("fitness", pa.float64()),
+        ("metrics", pa.string()),  # JSON object name -> float
+        ("artifacts", pa.string()),  # JSON object name -> str
+        ("reason", pa.string()),
+        ("edit_kind", pa.string()),
+        ("model", pa.string()),
+        ("llm_call_id", pa.string()),
+        ("wall_time_s", pa.float64()),
+        ("duplicate_of", pa.string()),
+        ("code_hash", pa.string()),
+    ]
+)
+CODE_SCHEMA = pa.schema([("code_hash", pa.string()), ("code", pa.string())])
+EVENT_SCHEMA = pa.schema(
+    [
+        ("time", pa.float64()),
+        ("iteration", pa.int64()),
+        ("kind", pa.string()),
+        ("payload", pa.string()),  # JSON object
+    ]
+)
+SCHEMAS = {"programs": PROGRAM_SCHEMA, "code": CODE_SCHEMA, "events": EVENT_SCHEMA}
+
+
+class StoreError(RuntimeError):
+    """The run directory is missing, foreign or damaged."""
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` so that ``path`` holds either the old or the new bytes."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _program_row(p: Program) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "parent_ids": list(p.parent_ids),
+        "island": p.island,
+        "generation": p.generation,
+        "iteration": p.iteration,
+        "created_at": p.created_at,
+        "status": str(p.status),
+        "score": p.score,
+        "fitness": p.fitness,
+        "metrics": json.dumps(p.metrics),
+        "artifacts": json.dumps(p.artifacts),
+        "reason": p.reason,
+        "edit_kind": p.edit_kind,
+        "model": p.model,
+        "llm_call_id": p.llm_call_id,
+        "wall_time_s": p.wall_time_s,
+        "duplicate_of": p.duplicate_of,
+        "code_hash": p.code_hash,
+    }
+
+
+def _row_program(row: dict[str, Any], code: str) -> Program:
+    return Program(
+        id=row["id"],
+        code=code,
+        parent_ids=tuple(row["parent_ids"] or ()),
+        island=row["island"],
+        generation=row["generation"],
+        iteration=row["iteration"],
+        created_at=row["created_at"],
+        status=Status(row["status"]),
+        metrics=json.loads(row["metrics"]),
+        score=row["score"],
+        fitness=row["fitness"],
+        artifacts=json.loads(row["artifacts"]),
+        reason=row["reason"],
+        edit_kind=row["edit_kind"],
+        model=row["model"],
+        llm_call_id=row["llm_call_id"],
+        wall_time_s=row["wall_time_s"],
+        duplicate_of=row["duplicate_of"],
+        code_hash=row["code_hash"],
+    )
+
+
+class RunStore:
+    """Append-only record of one run plus its atomic checkpoint."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._pending: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES}
+        self._segments: dict[str, int] = dict.fromkeys(TABLES, 0)
+        self._known_code: set[str] = set()
+
+    # -- creation and opening -------------------------------------------------
+
+    @classmethod
+    def create(cls, root: Path, settings: dict[str, Any], problem_root: Path) -> RunStore:
+        """Make a new run directory; refuses to overwrite an existing run."""
+        root = Path(root)
+        if (root / "run.json").exists():
+            raise StoreError(
+                f"{root}: already holds a run; use `evolve resume {root}` or choose another --out"
+            )
+        root.mkdir(parents=True, exist_ok=True)
+        for table in TABLES:
+            (root / table).mkdir(exist_ok=True)
+        shutil.copytree(
+            problem_root,
+            root / "problem",
+            ignore=shutil.ignore_patterns("__pycache__", ".*"),
+            dirs_exist_ok=True,
+        )
+        meta = {"schema_version": SCHEMA_VERSION, "created_at": time.time(), **settings}
+        write_atomic(root / "run.json", json.dumps(meta, indent=2).encode())
+        return cls(root)
+
+    @classmethod
+    def open(cls, root: Path, repair: bool = False) -> RunStore:
+        """Open an existing run. Reads see only committed segments.
+
+        With ``repair`` (resume, not inspection: a live run may be writing), the
+        segments no checkpoint committed are deleted.
+        """
+        root = Path(root)
+        if not (root / "run.json").is_file():
+            raise StoreError(f"{root}: not a run directory (no run.json); check the path")
+        store = cls(root)
+        checkpoint = store.load_checkpoint()
+        committed = (checkpoint or {}).get("segments", dict.fromkeys(TABLES, 0))
+        for table in TABLES:
+            store._segments[table] = int(committed.get(table, 0))
+            if not repair:
+                continue
+            for path in store._segment_paths(table, committed_only=False):
+                if int(path.stem.split("-")[1]) > store._segments[table]:
+                    path.unlink()  # written after the last checkpoint: not part of the run
+        return store
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return json.loads((self.root / "run.json").read_text())
+
+    @property
+    def problem_dir(self) -> Path:
+        return self.root / "problem"
+
+    # -- writing --------------------------------------------------------------
+
+    def append_program(self, program: Program) -> None:
+        self._pending["programs"].append(_program_row(program))
+        if program.code_hash not in self._known_code:
+            self._known_code.add(program.code_hash)
+            self._pending["code"].append({"code_hash": program.code_hash, "code": program.code})
+
+    def append_event(self, kind: str, iteration: int, payload: dict[str, Any]) -> None:
+        self._pending["events"].append(
+            {
+                "time": time.time(),
+                "iteration": iteration,
+                "kind": kind,
+                "payload": json.dumps(payload),
+            }
+        )
+
+    def commit(self, checkpoint: dict[str, Any]) -> None:
+        """Write pending records as new segments, then the checkpoint naming them."""
+        for table in TABLES:
+            rows = self._pending[table]
+            if not rows:
+                continue
+            n = self._segments[table] + 1
+            path = self.root / table / f"part-{n:06d}.parquet"
+            tmp = path.with_name(f".{path.name}.tmp")
+            pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMAS[table]), tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            self._segments[table] = n
+            rows.clear()
+        _fsync_dir(self.root)
+        state = {"schema_version": SCHEMA_VERSION, "segments": dict(self._segments), **checkpoint}
+        write_atomic(self.root / "checkpoint.json", json.dumps(state).encode())
+
+    # -- reading --------------------------------------------------------------
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        path = self.root / "checkpoint.json"
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise StoreError(f"{path}: unreadable checkpoint ({exc})") from exc
+
+    def _segment_paths(self, table: str, committed_only: bool = True) -> list[Path]:
+        paths = sorted((self.root / table).glob("part-*.parquet"))
+        if committed_only:
+            paths = [p for p in paths if int(p.stem.split("-")[1]) <= self._segments[table]]
+        return paths
+
+    def read_table(self, table: str) -> pa.Table:
+        """All committed rows of ``table`` (readable while the run is live)."""
+        parts = [pq.read_table(p, schema=SCHEMAS[table]) for p in self._segment_paths(table)]
+        if not parts:
+            return SCHEMAS[table].empty_table()
+        return pa.concat_tables(parts)
+
+    def load_programs(self) -> dict[str, Program]:
+        """Every committed program, in the order it was recorded."""
+        codes = {row["code_hash"]: row["code"] for row in self.read_table("code").to_pylist()}
+        self._known_code = set(codes)
+        return {
+            row["id"]: _row_program(row, codes[row["code_hash"]])
+            for row in self.read_table("programs").to_pylist()
+        }
+
+    def load_events(self) -> list[dict[str, Any]]:
+        rows = self.read_table("events").to_pylist()
+        for row in rows:
+            row["payload"] = json.loads(row["payload"])
+        return rows
