@@ -3,4 +3,32 @@
 Standard library only: this package is copied into every sandbox (process or
 container), so it must not import anything from ``evolve`` or ``sandboxes`` or
 any third-party package.
+
+For scorers::
+
+    from evaluators import call_candidate, CandidateError, InvalidCandidate
+    from evaluators import as_float, require_finite_array
 """
+
+from evaluators.checks import InvalidCandidate, as_float, require_finite, require_finite_array
+from evaluators.isolation import (
+    CandidateCrashed,
+    CandidateError,
+    CandidateOutOfMemory,
+    CandidateResultError,
+    CandidateTimeout,
+    call_candidate,
+)
+
+__all__ = [
+    "CandidateCrashed",
+    "CandidateError",
+    "CandidateOutOfMemory",
+    "CandidateResultError",
+    "CandidateTimeout",
+    "InvalidCandidate",
+    "as_float",
+    "call_candidate",
+    "require_finite",
+    "require_finite_array",
+]

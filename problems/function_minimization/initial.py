@@ -35,4 +35,6 @@ def search(seed: int) -> tuple[float, float]:
         if value < best_value:
             best_x, best_y, best_value = x, y, value
     return best_x, best_y
+
+
 # EVOLVE-BLOCK-END

@@ -167,3 +167,29 @@ def test_shipped_problem_improves_offline(tmp_path):
     assert summary["evaluated"] >= 31
     assert summary["best_score"] > summary["seed_score"]
     assert len(summary["programs_per_island"]) >= 2
+
+
+def test_openevolve_folder_runs_unchanged(tmp_path):
+    root = tmp_path / "oe"
+    root.mkdir()
+    (root / "initial_program.py").write_text(
+        "# EVOLVE-BLOCK-START\ndef value():\n    return 2.0 * 1.5\n# EVOLVE-BLOCK-END\n"
+    )
+    # The OpenEvolve habit: import the candidate in the evaluator's own process,
+    # return combined_score plus a string field.
+    (root / "evaluator.py").write_text(
+        "import importlib.util\n"
+        "def evaluate(program_path):\n"
+        "    spec = importlib.util.spec_from_file_location('m', program_path)\n"
+        "    m = importlib.util.module_from_spec(spec)\n"
+        "    spec.loader.exec_module(m)\n"
+        "    v = m.value()\n"
+        "    return {'combined_score': -abs(v - 10.0), 'value': v, 'note': 'ok'}\n"
+    )
+    (root / "config.yaml").write_text("max_iterations: 5\ndatabase:\n  num_islands: 2\n")
+    run_dir = tmp_path / "run"
+    evolve("run", str(root), "--iterations", "15", "--out", str(run_dir))
+    summary = show(run_dir)
+    assert summary["evaluated"] == 16
+    assert summary["best_score"] >= summary["seed_score"] == pytest.approx(-7.0)
+    assert set(summary["programs_per_island"]) <= {"0", "1"}

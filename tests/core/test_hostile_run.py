@@ -72,7 +72,11 @@ TOML = 'name = "hostile"\n[evaluation]\ntimeout_s = 4\n[resources]\nmemory_mb = 
 
 def _marked_processes() -> list[str]:
     out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if "evolve-hostile-run-marker" in line and "ps -eo" not in line]
+    return [
+        line
+        for line in out.splitlines()
+        if "evolve-hostile-run-marker" in line and "ps -eo" not in line
+    ]
 
 
 @pytest.mark.slow
@@ -81,14 +85,32 @@ def test_run_survives_hostile_children(tmp_path):
     run_dir = tmp_path / "run"
     env = {**os.environ, "OPENAI_API_KEY": "sk-must-not-leak"}
     proc = subprocess.run(
-        [sys.executable, "-m", "evolve.cli", "run", str(root), "--iterations", "40",
-         "--out", str(run_dir), "--seed", "1"],
-        cwd=REPO, capture_output=True, text=True, timeout=600, env=env,
+        [
+            sys.executable,
+            "-m",
+            "evolve.cli",
+            "run",
+            str(root),
+            "--iterations",
+            "40",
+            "--out",
+            str(run_dir),
+            "--seed",
+            "1",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     show = subprocess.run(
         [sys.executable, "-m", "evolve.cli", "show", str(run_dir), "--json"],
-        cwd=REPO, capture_output=True, text=True, check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     summary = json.loads(show.stdout)
     assert summary["evaluated"] == 41

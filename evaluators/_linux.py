@@ -1,0 +1,97 @@
+"""Thin ctypes wrappers for the Linux calls Python 3.11's ``os`` lacks.
+
+prctl (subreaper, parent-death signal, no-new-privs, dumpable), unshare and
+mount. Each returns normally or raises OSError with the errno, so callers can
+decide whether a missing feature is fatal or only a weaker guarantee.
+Importing this module off Linux is harmless; calling it raises OSError.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MS_RELATIME = 1 << 21
+
+_libc: ctypes.CDLL | None = None
+
+
+def _c() -> ctypes.CDLL:
+    global _libc
+    if _libc is None:
+        # The running interpreter already links libc; find_library would spawn ldconfig.
+        lib = ctypes.CDLL(None, use_errno=True)
+        lib.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
+        lib.unshare.argtypes = [ctypes.c_int]
+        lib.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
+        _libc = lib
+    return _libc
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def load() -> None:
+    """Resolve libc now (a fork server does this once, before forking jobs)."""
+    _c()
+
+
+def prctl(option: int, arg: int = 0) -> None:
+    _check(_c().prctl(option, arg, 0, 0, 0), f"prctl({option})")
+
+
+def set_child_subreaper() -> None:
+    """Orphaned descendants reparent to us, so none can leave our subtree."""
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def set_parent_death_signal(signum: int) -> None:
+    prctl(PR_SET_PDEATHSIG, signum)
+
+
+def set_no_new_privs() -> None:
+    """setuid binaries no longer raise privileges after exec."""
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def set_undumpable() -> None:
+    """Same-uid processes can no longer ptrace us or open /proc/<pid>/fd/*."""
+    prctl(PR_SET_DUMPABLE, 0)
+
+
+def unshare(flags: int) -> None:
+    _check(_c().unshare(flags), f"unshare({flags:#x})")
+
+
+def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+    _check(
+        _c().mount(
+            source.encode(),
+            target.encode(),
+            fstype.encode() if fstype else None,
+            flags,
+            data.encode() if data else None,
+        ),
+        f"mount {target}",
+    )

@@ -1,0 +1,234 @@
+"""The harness: load a problem's scorer, run its cascade, send one envelope back.
+
+It runs inside the sandbox (normally forked by :mod:`evaluators.supervisor`,
+or as ``python -m evaluators.harness --spec spec.json --result-fd N``). The
+envelope goes to the private fd ``N``, never stdout, so a candidate printing a
+fake result changes nothing; stdout and stderr are captured as artifacts.
+
+Spec (a JSON object): ``work_dir`` (the problem's files), ``scorer`` (file
+name, default ``scorer.py``; OpenEvolve's ``evaluator.py`` works unchanged),
+``program`` (absolute path of the candidate), ``stages`` (``[[function,
+threshold or null], ...]``, default ``[["evaluate", null]]``), ``objective``,
+``maximize`` and ``memory_mb`` (for messages).
+
+Cascade: stage ``i`` runs ``function(program_path)``; its metrics are merged
+over the earlier ones. If the stage has a threshold and its objective is below
+it (above it when minimising), the cascade stops there, still status OK.
+``stage_reached`` counts the stages that ran.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import importlib.util
+import json
+import os
+import sys
+import traceback
+from types import ModuleType
+from typing import Any
+
+from evaluators import _channel, envelope
+from evaluators.checks import InvalidCandidate
+from evaluators.contract import Status
+from evaluators.isolation import CandidateError, CandidateOutOfMemory, CandidateTimeout
+from evaluators.results import Outcome, normalize
+
+__all__ = ["evaluate_spec", "main", "serve"]
+
+_TRACEBACK_CHARS = 8000
+_ENVELOPE_BUDGET = 1_200_000  # bytes for artifacts; the supervisor adds its own within the cap
+EXIT_HINT = (
+    "the scorer imports the candidate into its own process, so the candidate can end it; "
+    "run the candidate with evaluators.call_candidate to keep the scorer in control"
+)
+
+
+def _traceback(exc: BaseException) -> str:
+    try:
+        text = "".join(traceback.format_exception(exc))
+    except Exception:
+        text = f"{type(exc).__name__}"
+    return text[-_TRACEBACK_CHARS:]
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        message = str(exc)[:1000]
+    except Exception:
+        message = "<unprintable>"
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _failure(exc: BaseException, where: str, memory_mb: int) -> Outcome:
+    """Map what a scorer raised to a status, a one-line reason and artifacts."""
+    if isinstance(exc, CandidateTimeout):
+        return Outcome(Status.TIMEOUT, f"{exc} (in {where})", artifacts=_tb(exc.traceback))
+    if isinstance(exc, CandidateOutOfMemory):
+        return Outcome(Status.OOM, f"{exc} (in {where})", artifacts=_tb(exc.traceback))
+    if isinstance(exc, CandidateError):
+        text = f"the candidate failed in {where}: {exc}"
+        return Outcome(Status.ERROR, text, artifacts=_tb(exc.traceback or _traceback(exc)))
+    if isinstance(exc, InvalidCandidate):
+        return Outcome(Status.INVALID, f"{where}: {exc}", artifacts=_tb(_traceback(exc)))
+    if isinstance(exc, MemoryError):
+        text = f"{where} ran out of memory (limit {memory_mb} MB)"
+        return Outcome(Status.OOM, text, artifacts=_tb(_traceback(exc)))
+    if isinstance(exc, SystemExit):
+        text = f"sys.exit({exc.code!r}) was called during {where}; {EXIT_HINT}"
+        return Outcome(Status.ERROR, text, artifacts=_tb(_traceback(exc)))
+    return Outcome(Status.ERROR, f"{where} raised {_describe(exc)}", artifacts=_tb(_traceback(exc)))
+
+
+def _tb(text: str) -> dict[str, str]:
+    return {"traceback": text} if text else {}
+
+
+def _load_scorer(work_dir: str, scorer: str) -> ModuleType | Outcome:
+    path = os.path.join(work_dir, scorer)
+    if not os.path.isfile(path):
+        try:
+            present = ", ".join(sorted(os.listdir(work_dir))[:20]) or "none"
+        except OSError:
+            present = "none"
+        return Outcome(
+            Status.ERROR,
+            f"scorer file {scorer!r} is not among the problem files ({present}); add it to "
+            "the problem folder or name the right file as the problem's scorer",
+        )
+    stem = os.path.splitext(os.path.basename(path))[0]
+    name = stem if stem.isidentifier() and stem not in sys.modules else "__scorer__"
+    sys.path.insert(0, os.path.dirname(path))  # scorers import their sibling modules
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            return Outcome(Status.ERROR, f"{scorer} cannot be loaded as a Python module")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        return Outcome(
+            Status.ERROR,
+            f"{scorer}:{exc.lineno}: syntax error in the scorer: {exc.msg}; fix the scorer file",
+            artifacts=_tb(_traceback(exc)),
+        )
+    except BaseException as exc:
+        outcome = _failure(exc, f"importing {scorer}", 0)
+        if outcome.status == Status.ERROR and not isinstance(exc, SystemExit):
+            outcome.reason = f"importing {scorer} raised {_describe(exc)}; fix the scorer"
+        return outcome
+    return module
+
+
+def _passes(value: float, threshold: float, maximize: bool) -> bool:
+    return value >= threshold if maximize else value <= threshold
+
+
+def evaluate_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run the scorer's cascade on the candidate; always returns an envelope dict."""
+    scorer = str(spec.get("scorer", "scorer.py"))
+    program = str(spec["program"])
+    stages = [(str(fn), thr) for fn, thr in spec.get("stages", [["evaluate", None]])]
+    objective = str(spec.get("objective", "score"))
+    maximize = bool(spec.get("maximize", True))
+    memory_mb = int(spec.get("memory_mb", 0))
+
+    module = _load_scorer(str(spec["work_dir"]), scorer)
+    if isinstance(module, Outcome):
+        return envelope.make_envelope(module.status, module.reason, artifacts=module.artifacts)
+    metrics: dict[str, float] = {}
+    artifacts: dict[str, str] = {}
+    for index, (function, threshold) in enumerate(stages):
+        where = f"{scorer}:{function}"
+        target = getattr(module, function, None)
+        if not callable(target):
+            names = [n for n in vars(module) if n.startswith("evaluate")]
+            return envelope.make_envelope(
+                Status.ERROR,
+                f"{scorer} defines no function {function}(program_path) "
+                f"(it has: {', '.join(names) or 'none'}); define it, or fix the stage list",
+                metrics,
+                artifacts,
+                index,
+            )
+        try:
+            outcome = normalize(target(program), where)
+        except BaseException as exc:
+            outcome = _failure(exc, where + "()", memory_mb)
+        metrics.update(outcome.metrics)
+        artifacts.update(outcome.artifacts)
+        if outcome.status != Status.OK:
+            return envelope.make_envelope(
+                outcome.status, outcome.reason, metrics, artifacts, index + 1
+            )
+        if threshold is None or index == len(stages) - 1:
+            continue
+        value = outcome.metrics.get(objective)
+        if value is None:
+            artifacts["cascade"] = (
+                f"stopped after stage {index + 1}: {function}() returned no {objective!r} "
+                f"metric to compare with the threshold {threshold:g}"
+            )
+            return envelope.make_envelope(Status.OK, "", metrics, artifacts, index + 1)
+        if not _passes(value, float(threshold), maximize):
+            side = "below" if maximize else "above"
+            artifacts["cascade"] = (
+                f"stopped after stage {index + 1}: {objective}={value:g} is {side} "
+                f"the threshold {threshold:g}"
+            )
+            return envelope.make_envelope(Status.OK, "", metrics, artifacts, index + 1)
+    return envelope.make_envelope(Status.OK, "", metrics, artifacts, len(stages))
+
+
+def _send(fd: int, result: dict[str, Any]) -> None:
+    """Write the envelope (clipped to budget) to the result fd."""
+    result["artifacts"] = envelope.fit_artifacts(result["artifacts"], _ENVELOPE_BUDGET)
+    data = envelope.encode_envelope(result)
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def serve(spec: dict[str, Any], result_fd: int) -> int:
+    """Harness entry in an already isolated process: evaluate, send, return an exit code."""
+    reserve = bytearray(1 << 20)  # released on MemoryError so the envelope can still be built
+    _channel.claim(result_fd)
+    sys.dont_write_bytecode = True
+    sys.argv = [str(spec.get("program", ""))]
+    if not hasattr(builtins, "exit"):  # started with -S: give candidates the usual exit()
+        builtins.exit = builtins.quit = sys.exit  # type: ignore[attr-defined]
+    try:
+        result = evaluate_spec(spec)
+    except MemoryError:
+        del reserve
+        result = envelope.make_envelope(Status.OOM, "the harness ran out of memory")
+    except BaseException as exc:
+        result = envelope.make_envelope(
+            Status.ERROR, f"harness failure: {_describe(exc)}", artifacts=_tb(_traceback(exc))
+        )
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    try:
+        _send(result_fd, result)
+    except OSError:
+        return 3
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """CLI: ``python -m evaluators.harness --spec spec.json --result-fd N``."""
+    import argparse  # only on this path: the supervisor forks straight into serve()
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", required=True, help="path of the JSON spec")
+    parser.add_argument("--result-fd", type=int, required=True, help="fd to write the envelope")
+    args = parser.parse_args(argv)
+    with open(args.spec, encoding="utf-8") as f:
+        spec = json.load(f)
+    code = serve(spec, args.result_fd)
+    os._exit(code)  # skip atexit handlers a candidate may have registered
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,325 @@
+"""ProcessSandbox: score a candidate in a supervised child process tree on this machine.
+
+Per job: a fresh directory (problem files read-only, the candidate as
+``job.program_name``, a scratch dir used as HOME and cwd), a clean environment
+(PATH, LANG, HOME, PYTHONPATH for the evaluators library, thread counts; no
+variable of this process leaks through) and a supervisor
+(:mod:`evaluators.supervisor`) forked in a new session by a warm fork server
+(:mod:`evaluators.forkserver`, started once with this interpreter, ``-S -s``,
+and the sandbox's private copy of ``evaluators``). The supervisor isolates,
+forks the harness, enforces the deadline and kills the whole tree; this side
+keeps an outer deadline (timeout x 1.5 + 10 s) in case the supervisor hangs, and
+validates the envelope it gets back (:func:`sandboxes.envelope.parse_envelope`).
+
+Interpreter start-up is paid once per sandbox, not per job: a trivial job
+costs about 15-20 ms end to end. The import path the job sees is this
+interpreter's own (standard library and site-packages, not the current
+directory), so scorers and candidates can use what is installed here, numpy
+included; ``.pth`` import hooks (editable installs) are not run.
+
+What is enforced depends on the host (see :meth:`ProcessSandbox.guarantees`):
+as root, a per-job uid, no network and a private filesystem view; otherwise
+rlimits, parent-death signals and the subreaper only. Jobs never run with less
+than :meth:`guarantees` promised: the supervisor refuses instead.
+"""
+
+from __future__ import annotations
+
+import compileall
+import contextlib
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import weakref
+from dataclasses import asdict, dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from evaluators import contract
+from sandboxes._forkserver import ForkServer
+from sandboxes._uids import UidLease, UidPool, kill_uid_processes
+from sandboxes.envelope import error_result, parse_envelope
+from sandboxes.job import EvalJob, EvalResult, Status
+
+__all__ = ["Guarantees", "ProcessSandbox"]
+
+log = logging.getLogger(__name__)
+
+_GRACE_S = 10.0
+
+
+@dataclass(frozen=True)
+class Guarantees:
+    """Which protections a job gets on this host (all are always attempted)."""
+
+    separate_uid: bool  # the candidate runs as a per-job unprivileged uid
+    no_network: bool  # a private network namespace with no interface up
+    private_filesystem: bool  # private /tmp, /var/tmp, /dev/shm; job files read-only
+    process_limit: bool  # RLIMIT_NPROC bounds the job's own processes
+    tree_kill: bool  # no process of the job survives it (subreaper + sweep)
+    rlimits: bool = True  # address space, CPU time, file size, open files
+
+    def missing(self) -> list[str]:
+        """Human descriptions of what is not enforced here."""
+        text = {
+            "separate_uid": "the candidate runs as this user (no per-job uid; needs root)",
+            "no_network": "the candidate can use the network (needs root for a network namespace)",
+            "private_filesystem": "the candidate can write wherever this user can (needs root)",
+            "process_limit": "the process limit counts all of this user's processes (needs root)",
+            "tree_kill": "a process that escapes the job's tree may outlive it (no subreaper)",
+        }
+        return [line for name, line in text.items() if not getattr(self, name)]
+
+
+def _safe_relpath(name: str) -> str | None:
+    """``name`` as a safe relative POSIX path, or None if it could escape the job dir."""
+    path = PurePosixPath(name)
+    if not name or path.is_absolute() or any(part in ("", ".", "..") for part in path.parts):
+        return None
+    return str(path)
+
+
+def _write_tree(root: Path, files: dict[str, bytes]) -> None:
+    for rel, data in files.items():
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        target.chmod(0o444)
+    for path in sorted((p for p in root.rglob("*") if p.is_dir()), reverse=True):
+        path.chmod(0o555)
+    root.chmod(0o555)
+
+
+def _rmtree(path: str) -> None:
+    """Remove a job tree whose directories were made read-only."""
+    for dirpath, _, _ in os.walk(path):
+        with contextlib.suppress(OSError):
+            os.chmod(dirpath, 0o700)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _copy_library(lib: str) -> None:
+    """A private, read-only, precompiled copy of the evaluators package under ``lib``."""
+    package = os.path.join(lib, "evaluators")
+    os.makedirs(package)
+    for module in Path(contract.__file__).parent.glob("*.py"):
+        shutil.copyfile(module, os.path.join(package, module.name))
+    compileall.compile_dir(package, quiet=1)
+    for dirpath, _, filenames in os.walk(lib):
+        for name in filenames:
+            os.chmod(os.path.join(dirpath, name), 0o444)
+        os.chmod(dirpath, 0o555)
+
+
+class ProcessSandbox:
+    """Runs jobs in supervised process trees on this machine.
+
+    ``run(job)`` may be called from many threads at once and never raises for
+    anything a candidate or scorer does; ``guarantees()`` says what this host
+    enforces (a warning is logged once when something is missing); ``close()``
+    stops the fork server, kills running jobs and removes the sandbox's files
+    (also done at interpreter exit). As root, concurrent jobs run as distinct
+    uids ``uid_base .. uid_base + uid_slots - 1``, shared safely with other
+    sandboxes on the machine that use the same range.
+    """
+
+    name = "process"
+
+    def __init__(self, uid_base: int = 61000, uid_slots: int = 256) -> None:
+        self._root = tempfile.mkdtemp(prefix="evolve-sandbox-")
+        os.chmod(self._root, 0o711)
+        self._lib = os.path.join(self._root, "lib")
+        try:
+            _copy_library(self._lib)
+        except BaseException:
+            _rmtree(self._root)
+            raise
+        self._root_mode = os.geteuid() == 0
+        self._uids = UidPool(uid_base, uid_slots) if self._root_mode else None
+        prefixes = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
+        self._sys_path = [p for p in sys.path if p and p.startswith(prefixes) and os.path.exists(p)]
+        self._server = ForkServer(self._env(self._root, 1, 0), os.path.join(self._root, "log"))
+        self._lock = threading.Lock()
+        self._running: set[int] = set()  # pids of job supervisors (session leaders)
+        self._probe: frozenset[str] | None = None
+        self._closed = False
+        # Even if close() is never called, stop the server and remove the files at exit.
+        self._finalizer = weakref.finalize(self, _shutdown, self._server, self._root, self._running)
+
+    # -- capabilities -----------------------------------------------------------------
+
+    def guarantees(self) -> Guarantees:
+        """What a job gets on this host (probed once, by the same code path as a job)."""
+        enforced = self._enforced()
+        return Guarantees(
+            separate_uid="uid" in enforced,
+            no_network="network" in enforced,
+            private_filesystem="filesystem" in enforced,
+            process_limit="processes" in enforced,
+            tree_kill="tree" in enforced,
+        )
+
+    def _enforced(self) -> frozenset[str]:
+        with self._lock:
+            if self._probe is not None:
+                return self._probe
+        lease = self._uids.acquire() if self._uids else None
+        job_dir = tempfile.mkdtemp(prefix="probe-", dir=self._root)
+        try:
+            spec = self._spec(job_dir, lease, EvalJob("probe", "", {}), require=[])
+            spec["mode"] = "probe"
+            sock = self._server.submit(json.dumps(spec).encode())
+            reply = ForkServer.read_reply(sock, 60.0, 1 << 16)
+        finally:
+            if lease is not None and self._uids is not None:
+                self._uids.release(lease, clean=True)
+            _rmtree(job_dir)
+        enforced: frozenset[str] = frozenset()
+        try:
+            enforced = frozenset(json.loads(reply.data)["enforced"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("process sandbox: the isolation probe failed: %r", reply.data[-300:])
+        with self._lock:
+            first = self._probe is None
+            self._probe = enforced
+        if first and (missing := self.guarantees().missing()):
+            log.warning("process sandbox: not enforced on this host: %s", "; ".join(missing))
+        return enforced
+
+    # -- running a job ----------------------------------------------------------------
+
+    def run(self, job: EvalJob) -> EvalResult:
+        """Score ``job``; never raises for anything the candidate or scorer does."""
+        if self._closed:
+            return error_result("the process sandbox is closed")
+        try:
+            return self._run(job)
+        except Exception as exc:  # a sandbox bug must not take the worker down
+            log.exception("process sandbox failed on %s", job.program_id)
+            return error_result(f"the process sandbox failed: {type(exc).__name__}: {exc}")
+
+    def _run(self, job: EvalJob) -> EvalResult:
+        program = _safe_relpath(job.program_name)
+        bad = [name for name in job.files if _safe_relpath(name) is None]
+        if _safe_relpath(job.scorer) is None:
+            bad.append(job.scorer)
+        if program is None or bad:
+            return error_result(f"unsafe file name in the job: {(bad or [job.program_name])[0]!r}")
+        if program in job.files:
+            return error_result(f"the problem already has a file named {program!r}")
+        require = sorted(self._enforced() - {"tree"})
+        lease = self._uids.acquire() if self._uids else None
+        job_dir = tempfile.mkdtemp(prefix="job-", dir=self._root)
+        clean = False
+        try:
+            _write_tree(Path(job_dir, "work"), {**job.files, program: job.code.encode("utf-8")})
+            spec = self._spec(job_dir, lease, job, require)
+            result, clean = self._supervise(job, spec)
+            return result
+        finally:
+            if lease is not None and self._uids is not None:
+                self._uids.release(lease, clean)
+            _rmtree(job_dir)
+
+    def _spec(
+        self, job_dir: str, lease: UidLease | None, job: EvalJob, require: list[str]
+    ) -> dict[str, Any]:
+        scratch = os.path.join(job_dir, "scratch")
+        os.mkdir(scratch, 0o700)
+        os.chmod(job_dir, 0o755)
+        if lease is not None:
+            os.chown(scratch, lease.uid, lease.uid)
+        work = os.path.join(job_dir, "work")
+        limits = job.limits
+        return {
+            "job_dir": job_dir,
+            "scratch_dir": scratch,
+            "visible": [self._lib],
+            "sys_path": self._sys_path,
+            "uid": lease.uid if lease else None,
+            "require": require,
+            "limits": asdict(limits),
+            "env": self._env(scratch, max(1, int(limits.cpus)), limits.gpus),
+            "harness": {
+                "work_dir": work,
+                "scorer": job.scorer,
+                "program": os.path.join(work, job.program_name),
+                "stages": [[s.function, s.threshold] for s in job.stages],
+                "objective": job.objective,
+                "maximize": job.maximize,
+                "memory_mb": limits.memory_mb,
+            },
+        }
+
+    def _env(self, scratch: str, threads: int, gpus: int) -> dict[str, str]:
+        """The whole environment a job sees: nothing of this process's leaks through."""
+        env = {
+            "PATH": f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "HOME": scratch,
+            "PYTHONPATH": self._lib,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONNOUSERSITE": "1",
+        }
+        for name in ("OMP", "OPENBLAS", "MKL", "NUMEXPR"):
+            env[f"{name}_NUM_THREADS"] = str(threads)
+        env["CUDA_VISIBLE_DEVICES"] = os.environ.get("CUDA_VISIBLE_DEVICES", "") if gpus else ""
+        if not self._root_mode:
+            env["TMPDIR"] = scratch  # no private /tmp here: keep leftovers in the job dir
+        return env
+
+    def _supervise(self, job: EvalJob, spec: dict[str, Any]) -> tuple[EvalResult, bool]:
+        """Hand the job to a supervisor; wait with an outer deadline. (result, uid is clean)."""
+        outer = job.limits.timeout_s * 1.5 + _GRACE_S
+        sock = self._server.submit(json.dumps(spec).encode())
+        announced: list[int] = []
+
+        def track(pid: int) -> None:
+            with self._lock:
+                self._running.add(pid)
+                announced.append(pid)
+
+        try:
+            reply = ForkServer.read_reply(sock, outer, contract.MAX_ENVELOPE_BYTES, track)
+        finally:
+            with self._lock:
+                self._running.difference_update(announced)
+        uid = spec["uid"]
+        if reply.timed_out or reply.overflow:
+            if reply.pid is not None:
+                ForkServer.kill_job(reply.pid)
+            clean = uid is None or kill_uid_processes(uid)
+            if reply.overflow:
+                return error_result("the sandbox supervisor sent an oversized reply"), clean
+            reason = f"the sandbox supervisor did not finish within {outer:g} s and was killed"
+            return EvalResult(Status.TIMEOUT, reason=reason, wall_time_s=outer), clean
+        if reply.pid is None or not reply.data:
+            if uid is not None:
+                kill_uid_processes(uid)
+            log_tail = self._log_tail()
+            return error_result(f"the sandbox supervisor died without a result; {log_tail}"), True
+        return parse_envelope(reply.data), True
+
+    def _log_tail(self) -> str:
+        try:
+            with open(os.path.join(self._root, "log"), "rb") as f:
+                f.seek(max(0, os.fstat(f.fileno()).st_size - 300))
+                return f.read().decode("utf-8", "replace").strip().splitlines()[-1]
+        except (OSError, IndexError):
+            return "no log"
+
+    def close(self) -> None:
+        """Stop the fork server, kill running jobs and remove this sandbox's files."""
+        self._closed = True
+        self._finalizer()
+
+
+def _shutdown(server: ForkServer, root: str, running: set[int]) -> None:
+    server.close()
+    for pid in list(running):
+        ForkServer.kill_job(pid)
+    _rmtree(root)

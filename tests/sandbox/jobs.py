@@ -1,0 +1,48 @@
+"""Job builders and stock scorers shared by the sandbox tests."""
+
+from __future__ import annotations
+
+import textwrap
+
+from sandboxes.job import EvalJob, Limits, Stage
+
+CALLING_SCORER = """
+from evaluators import call_candidate
+
+def evaluate(program_path):
+    return {"score": float(call_candidate(program_path, "solve", timeout_s=30))}
+"""
+"""A scorer that runs ``solve()`` of the candidate in a child process."""
+
+IMPORTING_SCORER = """
+import importlib.util
+
+def evaluate(program_path):
+    spec = importlib.util.spec_from_file_location("candidate", program_path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {"score": float(module.solve())}
+"""
+"""An OpenEvolve-style scorer that imports the candidate into its own process."""
+
+
+def make_job(
+    code: str,
+    scorer: str = CALLING_SCORER,
+    *,
+    scorer_name: str = "scorer.py",
+    stages: tuple[Stage, ...] = (Stage("evaluate"),),
+    maximize: bool = True,
+    files: dict[str, bytes] | None = None,
+    **limits: float,
+) -> EvalJob:
+    """A job for ``code`` scored by ``scorer`` (both dedented), default limits overridable."""
+    return EvalJob(
+        program_id="test",
+        code=textwrap.dedent(code),
+        files={scorer_name: textwrap.dedent(scorer).encode(), **(files or {})},
+        scorer=scorer_name,
+        stages=stages,
+        maximize=maximize,
+        limits=Limits(**{"timeout_s": 10.0, **limits}),  # type: ignore[arg-type]
+    )
