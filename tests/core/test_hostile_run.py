@@ -70,13 +70,19 @@ SCORER = textwrap.dedent(
 TOML = 'name = "hostile"\n[evaluation]\ntimeout_s = 4\n[resources]\nmemory_mb = 512\n'
 
 
-def _marked_processes() -> list[str]:
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [
-        line
-        for line in out.splitlines()
-        if "evolve-hostile-run-marker" in line and "ps -eo" not in line
-    ]
+def _marked_processes() -> list[int]:
+    """Pids whose command line carries the marker (read from /proc: no procps needed)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"evolve-hostile-run-marker" in cmdline and b"sleep" in cmdline:
+            found.append(int(entry.name))
+    return found
 
 
 @pytest.mark.slow
@@ -118,4 +124,9 @@ def test_run_survives_hostile_children(tmp_path):
     assert statuses.get("ok", 0) >= 1
     assert statuses.get("timeout", 0) >= 1
     assert sum(v for k, v in statuses.items() if k != "ok") >= 3
+    # kind 4 (score 2.0) really ran: its setsid grandchild existed and was killed
+    import pyarrow.parquet as pq
+
+    scores = [r["score"] for r in pq.ParquetDataset(run_dir / "programs").read().to_pylist()]
+    assert 2.0 in scores
     assert _marked_processes() == []
