@@ -76,8 +76,19 @@ def _outermost(paths: list[str]) -> list[str]:
 
 
 def python_paths(sys_path: list[str]) -> list[str]:
-    """Directories the interpreter needs: its prefixes and import path entries."""
-    candidates = [sys.base_prefix, sys.prefix, sys.exec_prefix, *sys_path]
+    """Directories the interpreter needs: its prefixes and import path entries.
+
+    The directory of ``sys.executable`` is included as named, not resolved: a
+    venv's ``bin/python`` is a symlink, and a scorer that runs ``sys.executable``
+    needs the link itself (and the venv's ``pyvenv.cfg`` beside ``bin/``, which
+    is how the interpreter finds the venv's site-packages). Without this a venv
+    under ``/tmp`` (a CI checkout) vanishes behind the private ``/tmp``.
+    """
+    bin_dir = os.path.dirname(os.path.abspath(sys.executable)) if sys.executable else ""
+    venv_root = os.path.dirname(bin_dir) if bin_dir else ""
+    if venv_root and os.path.isfile(os.path.join(venv_root, "pyvenv.cfg")):
+        bin_dir = venv_root
+    candidates = [sys.base_prefix, sys.prefix, sys.exec_prefix, bin_dir, *sys_path]
     real = [os.path.realpath(p) for p in candidates if p and os.path.exists(p)]
     return _outermost(real)
 
