@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from evolve import mutator_server
 from evolve.controller import Progress, RunLimits, SeedFailed
 from evolve.problem import load_problem
 from evolve.runner import RunOptions, RunOutcome, make_sandbox, resume_run, start_run
@@ -191,6 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--sandbox", choices=["process"], default="process")
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
     ev.set_defaults(func=cmd_eval)
+
+    mutator = sub.add_parser("mutator", help="the offline mutator as a service")
+    mutator_sub = mutator.add_subparsers(dest="mutator_command", required=True)
+    serve = mutator_sub.add_parser(
+        "serve", help="serve the offline mutator as an OpenAI-compatible chat-completions API"
+    )
+    mutator_server.add_arguments(serve)
+    serve.set_defaults(func=mutator_server.run)
     return parser
 
 

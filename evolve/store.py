@@ -8,6 +8,7 @@ Layout::
       programs/part-NNNNNN.parquet   program records (append-only segments)
       code/part-NNNNNN.parquet       program text keyed by content hash
       events/part-NNNNNN.parquet     migrations, rejected edits, stops, ...
+      llm_calls/part-NNNNNN.parquet  one row per LLM call: model, tokens, cost, latency
       checkpoint.json   database + controller state and the committed segment counts
 
 Why segments plus a checkpoint: each flush writes new segment files (temp file,
@@ -34,7 +35,7 @@ from evolve.records import Program, Status
 __all__ = ["RunStore", "StoreError"]
 
 SCHEMA_VERSION = 1
-TABLES = ("programs", "code", "events")
+TABLES = ("programs", "code", "events", "llm_calls")
 
 PROGRAM_SCHEMA = pa.schema(
     [
@@ -67,7 +68,30 @@ EVENT_SCHEMA = pa.schema(
         ("payload", pa.string()),  # JSON object
     ]
 )
-SCHEMAS = {"programs": PROGRAM_SCHEMA, "code": CODE_SCHEMA, "events": EVENT_SCHEMA}
+LLM_CALL_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("model", pa.string()),
+        ("prompt_tokens", pa.int64()),
+        ("completion_tokens", pa.int64()),
+        ("cost_usd", pa.float64()),
+        ("latency_s", pa.float64()),
+        ("retries", pa.int32()),
+        ("error", pa.string()),
+        ("prompt_hash", pa.string()),
+        ("edit_kind", pa.string()),
+        ("created_at", pa.float64()),
+        ("usage_estimated", pa.bool_()),
+        ("finish_reason", pa.string()),
+        ("replayed", pa.bool_()),
+    ]
+)
+SCHEMAS = {
+    "programs": PROGRAM_SCHEMA,
+    "code": CODE_SCHEMA,
+    "events": EVENT_SCHEMA,
+    "llm_calls": LLM_CALL_SCHEMA,
+}
 
 
 class StoreError(RuntimeError):
@@ -220,6 +244,10 @@ class RunStore:
             }
         )
 
+    def append_llm_call(self, call: dict[str, Any]) -> None:
+        """One LLM call record (fields of ``evolve.llm.records.LLMCall``)."""
+        self._pending["llm_calls"].append({name: call.get(name) for name in LLM_CALL_SCHEMA.names})
+
     def commit(self, checkpoint: dict[str, Any]) -> None:
         """Write pending records as new segments, then the checkpoint naming them."""
         for table in TABLES:
@@ -228,6 +256,7 @@ class RunStore:
                 continue
             n = self._segments[table] + 1
             path = self.root / table / f"part-{n:06d}.parquet"
+            path.parent.mkdir(exist_ok=True)  # tables added by a later schema version
             tmp = path.with_name(f".{path.name}.tmp")
             pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMAS[table]), tmp)
             with open(tmp, "rb+") as f:
