@@ -12,6 +12,7 @@ from typing import TextIO
 
 from evolve import mutator_server
 from evolve.controller import Progress, RunLimits, SeedFailed
+from evolve.mutation_setup import resolve_llm_config, settings_for
 from evolve.problem import load_problem
 from evolve.runner import RunOptions, RunOutcome, make_sandbox, resume_run, start_run
 from evolve.store import StoreError
@@ -41,6 +42,8 @@ class ProgressPrinter:
             f"iteration {progress.next_iteration:>6}  evaluated {progress.evaluations:>6}  "
             f"best {best:>12}  {progress.evals_per_s():6.1f} evals/s  failures {failures}"
         )
+        if progress.llm_calls:
+            line += f"  llm {progress.llm_calls} calls ${progress.cost_usd:.4f}"
         if self.live:
             self.stream.write("\r\x1b[2K" + line)
         else:
@@ -65,6 +68,8 @@ def _limits(args: argparse.Namespace) -> RunLimits:
 def _report(outcome: RunOutcome) -> None:
     p = outcome.progress
     print(f"stopped: {p.stop_reason}; {p.evaluations_this_run} programs evaluated this time")
+    if p.llm_calls:
+        print(f"llm: {p.llm_calls} calls, {p.llm_tokens} tokens, ${p.cost_usd:.4f}")
     if outcome.seed_program is not None:
         print(f"seed score: {outcome.seed_program.score}")
     if outcome.best is not None:
@@ -79,8 +84,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         out = Path("runs") / f"{problem_path.resolve().name}-{stamp}"
     else:
         out = Path(args.out)
+    problem = load_problem(problem_path)
+    config = resolve_llm_config(
+        problem,
+        args.model,
+        llm_config_path=args.llm_config,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env,
+        budget_usd=args.budget_usd,
+        budget_tokens=args.budget_tokens,
+    )
     options = RunOptions(
-        seed=args.seed, sandbox=args.sandbox, model=args.model, concurrency=args.concurrency
+        seed=args.seed,
+        sandbox=args.sandbox,
+        concurrency=args.concurrency,
+        deterministic=args.deterministic,
+        mutation=settings_for(config, args.record, args.replay),
     )
     printer = ProgressPrinter(sys.stderr)
     try:
@@ -171,7 +190,38 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=None, help="run directory (default runs/<problem>-<time>)")
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     run.add_argument("--sandbox", choices=["process"], default="process")
-    run.add_argument("--model", choices=["offline"], default="offline")
+    run.add_argument(
+        "--model",
+        default="offline",
+        help="'offline' (default: program transformation, no network), 'llm' (the [llm] "
+        "table of --llm-config or problem.toml), or a model name served at --base-url",
+    )
+    run.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="sample and update the population in iteration order, so the same seed gives "
+        "the same lineage at any concurrency (needed for --replay to reproduce a run)",
+    )
+    run.add_argument("--llm-config", default=None, help="TOML file with an [llm] table")
+    run.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint for --model NAME")
+    run.add_argument(
+        "--api-key-env",
+        default=None,
+        help="environment variable holding the key for --model NAME (default OPENAI_API_KEY; "
+        "'' for none)",
+    )
+    run.add_argument(
+        "--budget-usd", type=float, default=None, help="stop when LLM spend reaches it"
+    )
+    run.add_argument("--budget-tokens", type=int, default=None, help="stop at this many tokens")
+    run.add_argument(
+        "--record", action="store_true", help="keep every completion in RUN/llm_record.jsonl"
+    )
+    run.add_argument(
+        "--replay",
+        default=None,
+        help="answer LLM calls from a record (a run directory or llm_record.jsonl); no network",
+    )
     _add_limit_args(run, 100)
     run.set_defaults(func=cmd_run)
 

@@ -13,19 +13,20 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from evolve.database import PopulationDatabase
-from evolve.edits import EditError, apply_edit
+from evolve.database import PopulationDatabase, Sample
+from evolve.edits import EditError
 from evolve.executors.local import LocalExecutor
+from evolve.llm import BudgetExhausted, apply_proposal
 from evolve.mutation import MutationError
 from evolve.problem import Problem
-from evolve.proposer import Proposer
+from evolve.proposer import Proposal, Proposer
 from evolve.records import Program, Status
 from evolve.scoring import score_result
 from evolve.store import RunStore
@@ -54,6 +55,7 @@ class RunLimits:
     target: float | None = None  # objective value (raw, direction-aware)
     commit_interval_s: float = 1.0
     commit_every: int = 32
+    ordered: bool = False  # deterministic schedule (see Controller._run_ordered)
 
     def __post_init__(self) -> None:
         if self.evaluations < 0:
@@ -73,6 +75,9 @@ class Progress:
     duplicates: int = 0
     rejected_edits: int = 0
     best_score: float | None = None
+    llm_calls: int = 0
+    llm_tokens: int = 0
+    cost_usd: float = 0.0
     started_at: float = field(default_factory=time.monotonic)
     stop_reason: str = ""
 
@@ -88,6 +93,9 @@ class Progress:
             "duplicates": self.duplicates,
             "rejected_edits": self.rejected_edits,
             "best_score": self.best_score,
+            "llm_calls": self.llm_calls,
+            "llm_tokens": self.llm_tokens,
+            "cost_usd": self.cost_usd,
             "stop_reason": self.stop_reason,
         }
 
@@ -100,7 +108,38 @@ class Progress:
             duplicates=state["duplicates"],
             rejected_edits=state["rejected_edits"],
             best_score=state["best_score"],
+            llm_calls=state.get("llm_calls", 0),
+            llm_tokens=state.get("llm_tokens", 0),
+            cost_usd=state.get("cost_usd", 0.0),
         )
+
+
+@dataclass(frozen=True)
+class _Rejection:
+    """A proposal that gave no child, with why."""
+
+    iteration: int
+    parent: Program
+    kind: str
+    reason: str
+    proposal: Proposal | None
+
+
+@dataclass(frozen=True)
+class _Duplicate:
+    """A child whose code is already known: it reuses the original's result."""
+
+    child: Program
+    original_id: str
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A child on its way to evaluation, with what produced it."""
+
+    child: Program
+    proposal: Proposal
+    parent_fitness: float | None
 
 
 def iteration_seed(run_seed: int, iteration: int) -> int:
@@ -132,7 +171,7 @@ class Controller:
         self.progress = progress or Progress()
         self.on_progress = on_progress
         self._stop_requested = False
-        self._in_flight_hashes: set[str] = set()
+        self._in_flight_hashes: dict[str, str] = {}
         self._uncommitted = 0
         self._last_commit = time.monotonic()
         self._launched = 0
@@ -156,7 +195,7 @@ class Controller:
             created_at=time.time(),
             edit_kind="seed",
         )
-        self._in_flight_hashes.add(seed.code_hash)
+        self._in_flight_hashes[seed.code_hash] = seed.id
         result = await self._evaluate(seed)
         program = self._record(seed, result)
         self.commit()
@@ -175,12 +214,19 @@ class Controller:
         self._launched = 0
         self._limits = limits
         deadline = None if limits.max_time_s is None else time.monotonic() + limits.max_time_s
-        slots = [asyncio.create_task(self._slot(deadline)) for _ in range(limits.concurrency)]
         try:
-            await asyncio.gather(*slots)
+            if limits.ordered:
+                await self._run_ordered(deadline)
+            else:
+                slots = [
+                    asyncio.create_task(self._slot(deadline)) for _ in range(limits.concurrency)
+                ]
+                try:
+                    await asyncio.gather(*slots)
+                finally:
+                    for task in slots:
+                        task.cancel()
         finally:
-            for task in slots:
-                task.cancel()
             self.commit()
         if not self.progress.stop_reason:
             self.progress.stop_reason = "iterations"
@@ -190,10 +236,16 @@ class Controller:
 
     def commit(self) -> None:
         """Write pending records and the checkpoint (atomic)."""
+        for call in self.proposer.drain_calls():
+            self.store.append_llm_call(call.to_dict())
+            self.progress.llm_calls += 1
+            self.progress.llm_tokens += call.prompt_tokens + call.completion_tokens
+            self.progress.cost_usd += call.cost_usd
         self.store.commit(
             {
                 "database": self.database.snapshot(),
                 "controller": self.progress.to_state(),
+                "proposer": self.proposer.snapshot(),
             }
         )
         self._uncommitted = 0
@@ -219,45 +271,106 @@ class Controller:
         return False
 
     async def _slot(self, deadline: float | None) -> None:
+        """Steady state: propose, evaluate, record; repeat as soon as done."""
         failures = 0
         while not self._should_stop(deadline):
-            child = await self._propose_child()
-            if child is None:
+            iteration, sample, seed = self._next_sample()
+            try:
+                pending = await self._make_child(iteration, sample, seed)
+            except BudgetExhausted as exc:
+                self._budget_stop(exc)
+                return
+            if isinstance(pending, _Pending):
+                pending = self._claim(pending)
+            if not isinstance(pending, _Pending):
+                self._settle_other(pending, wait_for_original=False)
                 failures += 1
-                if failures >= MAX_CONSECUTIVE_FAILED_PROPOSALS:
-                    self.request_stop("mutation_stalled")
-                    log.error(
-                        "%d proposals in a row gave no new program (rejected edits or "
-                        "duplicates); stopping. See the events table for the reasons.",
-                        failures,
-                    )
+                self._check_stall(failures)
                 continue
             failures = 0
             self._launched += 1
-            result = await self._evaluate(child)
-            self._record(child, result)
+            result = await self._evaluate(pending.child)
+            self._settle_child(pending, result)
 
-    async def _propose_child(self) -> Program | None:
-        """One proposal; None when the edit was rejected or the child is a duplicate."""
+    async def _run_ordered(self, deadline: float | None) -> None:
+        """Deterministic schedule: up to ``concurrency`` candidates in flight, but
+        the database is sampled and updated in iteration order (sample(i) right
+        after add(i - concurrency)), so the same seed gives the same lineage
+        whatever the timing. A slow evaluation holds back the next launch."""
+        window: deque[tuple[asyncio.Task[Any], asyncio.Event]] = deque()
+        settled_evaluations = 0
+        failures = 0
+        try:
+            while True:
+                while (
+                    len(window) < self._limits.concurrency
+                    and settled_evaluations + len(window) < self._limits.evaluations
+                    and not self._should_stop(deadline)
+                ):
+                    previous = window[-1][1] if window else None
+                    claimed = asyncio.Event()
+                    task = asyncio.create_task(self._ordered_candidate(previous, claimed))
+                    window.append((task, claimed))
+                if not window:
+                    return
+                task, _ = window.popleft()
+                try:
+                    outcome = await task
+                except BudgetExhausted as exc:
+                    self._budget_stop(exc)
+                    continue
+                if isinstance(outcome, tuple):
+                    self._settle_child(*outcome)
+                    settled_evaluations += 1
+                    failures = 0
+                else:
+                    self._settle_other(outcome, wait_for_original=True)
+                    failures += 1
+                    self._check_stall(failures)
+        finally:
+            for task, _ in window:
+                task.cancel()
+
+    async def _ordered_candidate(
+        self, previous: asyncio.Event | None, claimed: asyncio.Event
+    ) -> tuple[_Pending, EvalResult] | _Rejection | _Duplicate:
+        """One candidate of the ordered schedule. Dedup decisions are taken in
+        iteration order (after the previous candidate's), so they never depend
+        on which evaluation finished first."""
+        try:
+            iteration, sample, seed = self._next_sample()
+            pending = await self._make_child(iteration, sample, seed)
+            if previous is not None:
+                await previous.wait()
+            if isinstance(pending, _Pending):
+                pending = self._claim(pending)
+        finally:
+            claimed.set()
+        if not isinstance(pending, _Pending):
+            return pending
+        self._launched += 1
+        return pending, await self._evaluate(pending.child)
+
+    def _next_sample(self) -> tuple[int, Sample, int]:
         iteration = self.progress.next_iteration
         self.progress.next_iteration += 1
-        sample = self.database.sample()
+        return iteration, self.database.sample(), iteration_seed(self.seed, iteration)
+
+    async def _make_child(self, iteration: int, sample: Sample, seed: int) -> _Pending | _Rejection:
+        """Propose and apply an edit; a rejection is returned, not recorded yet."""
         parent = sample.parent
         try:
-            proposal = await self.proposer.propose(
-                parent, sample.inspirations, iteration_seed(self.seed, iteration)
-            )
-            code = apply_edit(parent.code, proposal.text)
+            proposal = await self.proposer.propose(parent, sample.inspirations, seed)
+        except MutationError as exc:  # no reply after retries, or nothing to mutate
+            return _Rejection(iteration, parent, "no_proposal", str(exc), None)
+        try:
+            code = apply_proposal(parent.code, proposal)
         except EditError as exc:
-            self._reject(iteration, parent, exc.kind, exc.reason)
-            return None
-        except MutationError as exc:
-            self._reject(iteration, parent, "no_mutation", str(exc))
-            return None
+            return _Rejection(iteration, parent, exc.kind, exc.reason, proposal)
         child = Program(
             id=self._id_for(iteration),
             code=code,
-            parent_ids=(parent.id,),
+            parent_ids=(parent.id, *proposal.extra_parent_ids),
             island=sample.island,
             generation=parent.generation + 1,
             iteration=iteration,
@@ -266,23 +379,81 @@ class Controller:
             model=proposal.model,
             llm_call_id=proposal.llm_call_id,
         )
-        existing_id = self.database.find_by_code_hash(child.code_hash)
-        if existing_id is not None:
-            self._record_duplicate(child, self.database.get(existing_id))
-            return None
-        if child.code_hash in self._in_flight_hashes:
-            self.progress.duplicates += 1
-            self.store.append_event("duplicate_in_flight", iteration, {"program_id": child.id})
-            return None
-        self._in_flight_hashes.add(child.code_hash)
-        return child
+        return _Pending(child, proposal, parent.fitness)
 
-    def _reject(self, iteration: int, parent: Program, kind: str, reason: str) -> None:
+    def _claim(self, pending: _Pending) -> _Pending | _Duplicate:
+        """Reserve the child's code for evaluation, or name the program it duplicates
+        (already evaluated, or in flight)."""
+        child = pending.child
+        original = self.database.find_by_code_hash(child.code_hash)
+        if original is None:
+            original = self._in_flight_hashes.get(child.code_hash)
+        if original is not None:
+            return _Duplicate(child, original)
+        self._in_flight_hashes[child.code_hash] = child.id
+        return pending
+
+    def _settle_child(self, pending: _Pending, result: EvalResult) -> None:
+        program = self._record(pending.child, result)
+        self.proposer.feedback(pending.proposal, pending.parent_fitness, program.fitness)
+
+    def _settle_other(self, outcome: _Rejection | _Duplicate, wait_for_original: bool) -> None:
+        """Record a proposal that gave no evaluation. A duplicate of a program in
+        flight is recorded as such once that program has its result (ordered
+        schedule: it has, since settling follows iteration order); the steady
+        schedule records an event instead of waiting."""
+        if isinstance(outcome, _Rejection):
+            self._settle_rejection(outcome)
+            return
+        child, original = outcome.child, outcome.original_id
+        if original in self.database:
+            self._record_duplicate(child, self.database.get(original))
+        elif wait_for_original:
+            raise RuntimeError(f"{child.id} duplicates {original}, which was never recorded")
+        else:
+            self.progress.duplicates += 1
+            self.store.append_event(
+                "duplicate_in_flight", child.iteration, {"program_id": child.id, "of": original}
+            )
+
+    def _settle_rejection(self, rejection: _Rejection) -> None:
+        self._reject(
+            rejection.iteration,
+            rejection.parent,
+            rejection.kind,
+            rejection.reason,
+            rejection.proposal,
+        )
+        if rejection.proposal is not None:
+            self.proposer.feedback(rejection.proposal, rejection.parent.fitness, None)
+
+    def _budget_stop(self, exc: BudgetExhausted) -> None:
+        self.request_stop("budget")
+        log.info("LLM budget reached (%s); finishing the evaluations in flight", exc)
+
+    def _check_stall(self, failures: int) -> None:
+        if failures >= MAX_CONSECUTIVE_FAILED_PROPOSALS:
+            self.request_stop("mutation_stalled")
+            log.error(
+                "%d proposals in a row gave no new program (rejected edits or duplicates); "
+                "stopping. See the events table for the reasons.",
+                failures,
+            )
+
+    def _reject(
+        self,
+        iteration: int,
+        parent: Program,
+        kind: str,
+        reason: str,
+        proposal: Proposal | None = None,
+    ) -> None:
         """A proposal that gave no child: recorded with its reason, never dropped."""
         self.progress.rejected_edits += 1
-        self.store.append_event(
-            "edit_rejected", iteration, {"parent_id": parent.id, "kind": kind, "reason": reason}
-        )
+        payload = {"parent_id": parent.id, "kind": kind, "reason": reason}
+        if proposal is not None:
+            payload.update(model=proposal.model, llm_call_id=proposal.llm_call_id)
+        self.store.append_event("edit_rejected", iteration, payload)
 
     async def _evaluate(self, program: Program) -> EvalResult:
         job = self.problem.make_job(program.id, program.code)
@@ -291,7 +462,7 @@ class Controller:
     # -- recording ------------------------------------------------------------
 
     def _record(self, program: Program, result: EvalResult) -> Program:
-        self._in_flight_hashes.discard(program.code_hash)
+        self._in_flight_hashes.pop(program.code_hash, None)
         scored = score_result(result, self.problem.spec.objective)
         program.status = scored.status
         program.score = scored.score

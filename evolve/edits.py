@@ -51,6 +51,9 @@ EDIT_ERROR_KINDS = (
     "outside_evolve_block",  # a change touches a line outside every region, or a marker
     "noop",  # the child equals the parent
     "no_evolve_block",  # the parent has no (well-formed) EVOLVE-BLOCK region
+    "empty_reply",  # the model sent no text (rewrite/crossover and diff alike)
+    "no_code_block",  # a rewrite reply holds no python code block
+    "syntax",  # a rewritten program does not parse
 )
 
 _SEARCH_RE = re.compile(r"^\s*<{5,9}\s*SEARCH\s*$")

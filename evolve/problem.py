@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from evolve.blocks import MarkerError, evolve_regions
 from evolve.database import DatabaseConfig
+from evolve.llm.config import LLMConfig
 from evolve.strict import ConfigError, from_mapping
 from sandboxes.job import EvalJob, Limits, Stage
 
@@ -119,6 +120,7 @@ class ProblemToml:
     prompt: PromptSpec = field(default_factory=PromptSpec)
     features: FeaturesSpec = field(default_factory=FeaturesSpec)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    llm: LLMConfig | None = None  # models for `--model llm`
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,19 @@ second: abandon in-flight work and save).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from evolve.controller import Controller, Progress, RunLimits
 from evolve.database import PopulationDatabase
 from evolve.executors.local import LocalExecutor
+from evolve.mutation_setup import MutationSettings, build_proposer, preflight
 from evolve.problem import Problem, load_problem
-from evolve.proposer import OfflineProposer, Proposer
+from evolve.proposer import Proposer
 from evolve.records import Program
 from evolve.store import RunStore, StoreError
 from sandboxes.job import Sandbox
@@ -35,8 +37,9 @@ class RunOptions:
 
     seed: int = 0
     sandbox: SandboxKind = "process"
-    model: str = "offline"
     concurrency: int = 2
+    deterministic: bool = False  # ordered schedule: same seed, same lineage
+    mutation: MutationSettings = field(default_factory=MutationSettings)
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,6 @@ def make_sandbox(kind: str) -> Sandbox:
     raise ValueError(f"unknown sandbox '{kind}'; available: process")
 
 
-def make_proposer(model: str) -> Proposer:
-    if model == "offline":
-        return OfflineProposer()
-    raise ValueError(f"unknown model '{model}'; available: offline")
-
-
 def start_run(
     problem_path: Path,
     out: Path,
@@ -71,8 +68,11 @@ def start_run(
 ) -> RunOutcome:
     """Create ``out``, score the seed, and evolve until ``limits``."""
     problem = load_problem(problem_path)
-    proposer = make_proposer(options.model)
     settings = {"problem": problem.name, "problem_source": str(problem.root), **asdict(options)}
+    # Build the proposer before creating the run directory: a missing API key
+    # or a bad [llm] table must not leave an empty run behind.
+    proposer = build_proposer(options.mutation, problem, Path(out))
+    preflight(options.mutation)
     store = RunStore.create(out, settings, problem.root)
     problem = load_problem(store.problem_dir)
     database = PopulationDatabase(problem.spec.database, seed=options.seed)
@@ -96,14 +96,17 @@ def resume_run(
     options = RunOptions(
         seed=settings["seed"],
         sandbox=settings["sandbox"],
-        model=settings["model"],
         concurrency=limits.concurrency,
+        deterministic=settings["deterministic"],
+        mutation=MutationSettings(**settings["mutation"]),
     )
     problem = load_problem(store.problem_dir)
     programs = store.load_programs()
     database = PopulationDatabase.restore(problem.spec.database, checkpoint["database"], programs)
     progress = Progress.from_state(checkpoint["controller"])
-    proposer = make_proposer(options.model)
+    proposer = build_proposer(options.mutation, problem, store.root)
+    preflight(options.mutation)
+    proposer.restore(checkpoint.get("proposer", {}))
     return _drive(problem, store, database, proposer, options, limits, progress, on_progress)
 
 
@@ -117,6 +120,7 @@ def _drive(
     progress: Progress | None,
     on_progress: Callable[[Progress], None] | None,
 ) -> RunOutcome:
+    limits = dataclasses.replace(limits, ordered=options.deterministic)
     executor = LocalExecutor(make_sandbox(options.sandbox), max_workers=limits.concurrency)
     controller = Controller(
         problem, store, database, proposer, executor, options.seed, progress, on_progress
@@ -129,6 +133,13 @@ def _drive(
 
 
 async def _main(controller: Controller, limits: RunLimits, fresh: bool) -> Program | None:
+    try:
+        return await _evolve(controller, limits, fresh)
+    finally:
+        await controller.proposer.aclose()
+
+
+async def _evolve(controller: Controller, limits: RunLimits, fresh: bool) -> Program | None:
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     interrupts = 0

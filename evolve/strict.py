@@ -56,6 +56,13 @@ def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
     if tp is Any:
         return value
     if origin in (types.UnionType, typing.Union):
+        options = [a for a in get_args(tp) if a is not type(None)]
+        if value is None and len(options) < len(get_args(tp)):
+            return None
+        if len(options) == 1:
+            # Optional[X]: X's own error (e.g. deep inside a nested table) is
+            # more useful than "must be X | nothing".
+            return _convert(value, options[0], key, source)
         errors = []
         for option in get_args(tp):
             try:

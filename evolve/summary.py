@@ -28,6 +28,16 @@ def run_summary(run_dir: Path, top: int = 5) -> dict[str, Any]:
     seed = next((r for r in rows if r["edit_kind"] == "seed"), None)
     event_counts = Counter(e["kind"] for e in events)
     islands = Counter(r["island"] for r in evaluated)
+    calls = store.read_table("llm_calls").to_pylist()
+    by_model: dict[str, dict[str, float]] = {}
+    for call in calls:
+        entry = by_model.setdefault(
+            call["model"], {"calls": 0, "errors": 0, "tokens": 0, "cost_usd": 0.0}
+        )
+        entry["calls"] += 1
+        entry["errors"] += call["error"] is not None
+        entry["tokens"] += call["prompt_tokens"] + call["completion_tokens"]
+        entry["cost_usd"] += call["cost_usd"]
     return {
         "run_dir": str(run_dir),
         "problem": settings.get("problem"),
@@ -41,6 +51,13 @@ def run_summary(run_dir: Path, top: int = 5) -> dict[str, Any]:
         "programs_per_island": {str(k): v for k, v in sorted(islands.items())},
         "seed_score": seed["score"] if seed else None,
         "best_score": scored[0]["score"] if scored else None,
+        "llm": {
+            "calls": len(calls),
+            "errors": sum(c["error"] is not None for c in calls),
+            "tokens": sum(c["prompt_tokens"] + c["completion_tokens"] for c in calls),
+            "cost_usd": sum(c["cost_usd"] for c in calls),
+            "by_model": by_model,
+        },
         "stop_reason": checkpoint.get("controller", {}).get("stop_reason", ""),
         "top": [
             {
@@ -74,6 +91,16 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"seed score {_fmt(summary['seed_score'])}",
         f"best score {_fmt(summary['best_score'])}",
     ]
+    llm = summary["llm"]
+    if llm["calls"]:
+        lines.append(
+            f"llm        {llm['calls']} calls ({llm['errors']} failed), {llm['tokens']} tokens, "
+            f"${llm['cost_usd']:.4f}"
+        )
+        for model, m in sorted(llm["by_model"].items()):
+            lines.append(
+                f"  {model:<24} {m['calls']} calls, {m['tokens']} tokens, ${m['cost_usd']:.4f}"
+            )
     if summary["stop_reason"]:
         lines.append(f"stopped    {summary['stop_reason']}")
     if summary["top"]:
