@@ -309,7 +309,10 @@ class Controller:
                 ):
                     previous = window[-1][1] if window else None
                     claimed = asyncio.Event()
-                    task = asyncio.create_task(self._ordered_candidate(previous, claimed))
+                    # Sample here, not in the task: a task's first step runs
+                    # later, after whatever the loop settles meanwhile.
+                    drawn = self._next_sample()
+                    task = asyncio.create_task(self._ordered_candidate(drawn, previous, claimed))
                     window.append((task, claimed))
                 if not window:
                     return
@@ -317,8 +320,11 @@ class Controller:
                 try:
                     outcome = await task
                 except BudgetExhausted as exc:
+                    # Later iterations may have got replies (their calls began
+                    # before the budget ran out); dropping them keeps the lineage
+                    # a prefix of iterations, which is what a replay reproduces.
                     self._budget_stop(exc)
-                    continue
+                    return
                 if isinstance(outcome, tuple):
                     self._settle_child(*outcome)
                     settled_evaluations += 1
@@ -332,14 +338,16 @@ class Controller:
                 task.cancel()
 
     async def _ordered_candidate(
-        self, previous: asyncio.Event | None, claimed: asyncio.Event
+        self,
+        drawn: tuple[int, Sample, int],
+        previous: asyncio.Event | None,
+        claimed: asyncio.Event,
     ) -> tuple[_Pending, EvalResult] | _Rejection | _Duplicate:
         """One candidate of the ordered schedule. Dedup decisions are taken in
         iteration order (after the previous candidate's), so they never depend
         on which evaluation finished first."""
         try:
-            iteration, sample, seed = self._next_sample()
-            pending = await self._make_child(iteration, sample, seed)
+            pending = await self._make_child(*drawn)
             if previous is not None:
                 await previous.wait()
             if isinstance(pending, _Pending):

@@ -128,11 +128,11 @@ class LLMProposer:
                 f"model {spec.key!r} at {spec.base_url} ({keyvar}): {call.error}; fix the "
                 "model name, base_url or key and resume the run"
             )
-        if outcome.verdict == "fail":
-            raise LLMCallFailed(f"model {spec.key!r}: {call.error}", call_id=call.id)
         text = outcome.text or ""
         if self.recorder is not None and not call.replayed:
             self.recorder.write(call, text)
+        if outcome.verdict == "fail":
+            raise LLMCallFailed(f"model {spec.key!r}: {call.error}", call_id=call.id)
         return LLMProposal(
             text=text,
             model=spec.key,

@@ -38,6 +38,8 @@ class Recorder:
         self._file = self.path.open("a", encoding="utf-8")
 
     def write(self, call: LLMCall, text: str) -> None:
+        """Record a reply, or (``call.error`` set) a call that failed after its
+        retries: replay must fail that proposal too, or the runs diverge."""
         line = {
             "prompt_hash": call.prompt_hash,
             "model": call.model,
@@ -47,6 +49,8 @@ class Recorder:
             "usage_estimated": call.usage_estimated,
             "finish_reason": call.finish_reason,
         }
+        if call.error is not None:
+            line["error"] = call.error
         self._file.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
@@ -122,7 +126,7 @@ class ReplayClient:
             cost_usd=spec.cost_usd(*tokens),
             latency_s=time.monotonic() - started,
             retries=0,
-            error=None,
+            error=entry.get("error"),
             prompt_hash=key,
             edit_kind=edit_kind,
             created_at=created,
@@ -130,4 +134,5 @@ class ReplayClient:
             finish_reason=entry.get("finish_reason"),
             replayed=True,
         )
-        return CallOutcome(call, str(entry["text"]), "ok")
+        verdict = "fail" if call.error is not None else "ok"
+        return CallOutcome(call, str(entry["text"]), verdict)

@@ -193,3 +193,31 @@ def test_openevolve_folder_runs_unchanged(tmp_path):
     assert summary["evaluated"] == 16
     assert summary["best_score"] >= summary["seed_score"] == pytest.approx(-7.0)
     assert set(summary["programs_per_island"]) <= {"0", "1"}
+
+
+def test_deterministic_schedule_gives_the_same_lineage_at_any_timing(tmp_path, tiny):
+    lineages = []
+    for name in ("a", "b"):
+        run_dir = tmp_path / name
+        evolve(
+            "run",
+            str(tiny),
+            "--iterations",
+            "25",
+            "--out",
+            str(run_dir),
+            "--seed",
+            "9",
+            "--concurrency",
+            "3",
+            "--deterministic",
+        )
+        import pyarrow.parquet as pq
+
+        rows = pq.ParquetDataset(run_dir / "programs").read().to_pylist()
+        rows.sort(key=lambda r: r["id"])
+        lineages.append(
+            [(r["id"], tuple(r["parent_ids"]), r["code_hash"], r["duplicate_of"]) for r in rows]
+        )
+    assert lineages[0] == lineages[1]
+    assert len(lineages[0]) >= 26
