@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from evolve.database import PopulationDatabase, Sample
+from evolve.database import PopulationDatabase, Sample, normalized_code_hash
 from evolve.edits import EditError
 from evolve.executors.local import LocalExecutor
 from evolve.llm import BudgetExhausted, apply_proposal
@@ -171,7 +171,8 @@ class Controller:
         self.progress = progress or Progress()
         self.on_progress = on_progress
         self._stop_requested = False
-        self._in_flight_hashes: dict[str, str] = {}
+        # normalised code hash -> id of the program being evaluated with that code
+        self._in_flight: dict[str, str] = {}
         self._uncommitted = 0
         self._last_commit = time.monotonic()
         self._launched = 0
@@ -195,7 +196,7 @@ class Controller:
             created_at=time.time(),
             edit_kind="seed",
         )
-        self._in_flight_hashes[seed.code_hash] = seed.id
+        self._in_flight[normalized_code_hash(seed.code)] = seed.id
         result = await self._evaluate(seed)
         program = self._record(seed, result)
         self.commit()
@@ -393,12 +394,13 @@ class Controller:
         """Reserve the child's code for evaluation, or name the program it duplicates
         (already evaluated, or in flight)."""
         child = pending.child
-        original = self.database.find_by_code_hash(child.code_hash)
+        original = self.database.find_duplicate(child.code)
+        key = normalized_code_hash(child.code)  # cached by the database: no re-tokenizing
         if original is None:
-            original = self._in_flight_hashes.get(child.code_hash)
+            original = self._in_flight.get(key)
         if original is not None:
             return _Duplicate(child, original)
-        self._in_flight_hashes[child.code_hash] = child.id
+        self._in_flight[key] = child.id
         return pending
 
     def _settle_child(self, pending: _Pending, result: EvalResult) -> None:
@@ -470,7 +472,7 @@ class Controller:
     # -- recording ------------------------------------------------------------
 
     def _record(self, program: Program, result: EvalResult) -> Program:
-        self._in_flight_hashes.pop(program.code_hash, None)
+        self._in_flight.pop(normalized_code_hash(program.code), None)
         scored = score_result(result, self.problem.spec.objective)
         program.status = scored.status
         program.score = scored.score

@@ -32,9 +32,9 @@ _KEY_MAP: dict[tuple[str, str], tuple[str, str]] = {
     ("database", "migration_rate"): ("database", "migration_fraction"),
     ("database", "exploration_ratio"): ("database", "exploration_ratio"),
 }
-# OpenEvolve's built-in features are computed by its database, not returned by
-# scorers; only scorer metrics carry over as feature dimensions.
-_OPENEVOLVE_BUILTIN_FEATURES = {"complexity", "diversity", "score"}
+# OpenEvolve's built-in features, as ours: "complexity" is its code length;
+# "diversity" (edit distance to a reference set) and "score" have no cell meaning here.
+_OPENEVOLVE_FEATURES = {"complexity": "code_length", "diversity": None, "score": None}
 
 
 def translate_openevolve_config(
@@ -58,8 +58,10 @@ def translate_openevolve_config(
             if target is not None:
                 out.setdefault(target[0], {})[target[1]] = item
             elif section == "database" and key == "feature_dimensions":
-                dims = [d for d in item or [] if d not in _OPENEVOLVE_BUILTIN_FEATURES]
-                out.setdefault("features", {})["dimensions"] = dims
+                names = [_OPENEVOLVE_FEATURES.get(d, d) for d in item or []]
+                out.setdefault("database", {})["feature_dimensions"] = [
+                    {"name": n} for n in names if n is not None
+                ]
             else:
                 ignored.append(f"{section}.{key}")
     return out, ignored

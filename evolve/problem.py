@@ -101,13 +101,6 @@ class PromptSpec:
 
 
 @dataclass(frozen=True)
-class FeaturesSpec:
-    """Feature dimensions for MAP-Elites cells (metric names or built-ins)."""
-
-    dimensions: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
 class ProblemToml:
     """The schema of problem.toml; every table is optional but `name`."""
 
@@ -118,7 +111,6 @@ class ProblemToml:
     resources: ResourcesSpec = field(default_factory=ResourcesSpec)
     sandbox: SandboxSpec = field(default_factory=SandboxSpec)
     prompt: PromptSpec = field(default_factory=PromptSpec)
-    features: FeaturesSpec = field(default_factory=FeaturesSpec)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     llm: LLMConfig | None = None  # models for `--model llm`
 

@@ -75,7 +75,10 @@ def start_run(
     preflight(options.mutation)
     store = RunStore.create(out, settings, problem.root)
     problem = load_problem(store.problem_dir)
-    database = PopulationDatabase(problem.spec.database, seed=options.seed)
+    # The database keeps metadata only; programs come back from the store.
+    database = PopulationDatabase(
+        problem.spec.database, seed=options.seed, program_lookup=store.get_program
+    )
     return _drive(problem, store, database, proposer, options, limits, None, on_progress)
 
 
@@ -101,8 +104,9 @@ def resume_run(
         mutation=MutationSettings(**settings["mutation"]),
     )
     problem = load_problem(store.problem_dir)
-    programs = store.load_programs()
-    database = PopulationDatabase.restore(problem.spec.database, checkpoint["database"], programs)
+    database = PopulationDatabase.restore(
+        problem.spec.database, checkpoint["database"], program_lookup=store.get_program
+    )
     progress = Progress.from_state(checkpoint["controller"])
     proposer = build_proposer(options.mutation, problem, store.root)
     preflight(options.mutation)

@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +172,8 @@ class RunStore:
         self.root = Path(root)
         self._pending: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES}
         self._segments: dict[str, int] = dict.fromkeys(TABLES, 0)
-        self._known_code: set[str] = set()
+        self._known_code: set[str] | None = None
+        self._lookup = _ProgramLookup(self)
 
     # -- creation and opening -------------------------------------------------
 
@@ -229,7 +231,10 @@ class RunStore:
     # -- writing --------------------------------------------------------------
 
     def append_program(self, program: Program) -> None:
+        if self._known_code is None:
+            self._known_code = set(self.read_table("code").column("code_hash").to_pylist())
         self._pending["programs"].append(_program_row(program))
+        self._lookup.pending(program)
         if program.code_hash not in self._known_code:
             self._known_code.add(program.code_hash)
             self._pending["code"].append({"code_hash": program.code_hash, "code": program.code})
@@ -255,6 +260,7 @@ class RunStore:
             if not rows:
                 continue
             n = self._segments[table] + 1
+            self._lookup.committed(table, n, rows)
             path = self.root / table / f"part-{n:06d}.parquet"
             path.parent.mkdir(exist_ok=True)  # tables added by a later schema version
             tmp = path.with_name(f".{path.name}.tmp")
@@ -292,10 +298,19 @@ class RunStore:
             return SCHEMAS[table].empty_table()
         return pa.concat_tables(parts)
 
+    def get_program(self, program_id: str) -> Program:
+        """One program by id, recorded or still pending (random access for the
+        database, which keeps only metadata in memory)."""
+        return self._lookup.get(program_id)
+
+    def read_segment(self, table: str, number: int) -> pa.Table:
+        path = self.root / table / f"part-{number:06d}.parquet"
+        return pq.read_table(path, schema=SCHEMAS[table])
+
     def load_programs(self) -> dict[str, Program]:
-        """Every committed program, in the order it was recorded."""
+        """Every committed program, in the order it was recorded (for analysis;
+        a run itself reads programs one at a time with ``get_program``)."""
         codes = {row["code_hash"]: row["code"] for row in self.read_table("code").to_pylist()}
-        self._known_code = set(codes)
         return {
             row["id"]: _row_program(row, codes[row["code_hash"]])
             for row in self.read_table("programs").to_pylist()
@@ -306,3 +321,84 @@ class RunStore:
         for row in rows:
             row["payload"] = json.loads(row["payload"])
         return rows
+
+
+class _ProgramLookup:
+    """id -> Program by random access into the Parquet segments.
+
+    Keeps an index (id -> segment, row; code hash -> segment, row), the
+    programs not yet committed, and small LRU caches of programs and segments:
+    selection returns the same strong parents again and again.
+    """
+
+    PROGRAM_CACHE = 4096
+    SEGMENT_CACHE = 64
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+        self._index: dict[str, dict[str, tuple[int, int]]] | None = None
+        self._pending: dict[str, Program] = {}
+        self._programs: OrderedDict[str, Program] = OrderedDict()
+        self._segments: OrderedDict[tuple[str, int], list[dict[str, Any]]] = OrderedDict()
+
+    def pending(self, program: Program) -> None:
+        self._pending[program.id] = program
+
+    def committed(self, table: str, number: int, rows: list[dict[str, Any]]) -> None:
+        """Rows of ``table`` are now segment ``number`` (called before it is written,
+        on the event-loop thread, so no reader sees a gap)."""
+        if table not in ("programs", "code"):
+            return
+        key = "id" if table == "programs" else "code_hash"
+        for i, row in enumerate(rows):
+            if self._index is not None:
+                self._index[table][row[key]] = (number, i)
+        if table == "programs":
+            for row in rows:
+                program = self._pending.pop(row["id"], None)
+                if program is not None:  # recently added: likely to be sampled soon
+                    self._remember(program)
+
+    def _build_index(self) -> dict[str, dict[str, tuple[int, int]]]:
+        index: dict[str, dict[str, tuple[int, int]]] = {"programs": {}, "code": {}}
+        for table, key in (("programs", "id"), ("code", "code_hash")):
+            for path in self.store._segment_paths(table):
+                number = int(path.stem.split("-")[1])
+                keys = pq.read_table(path, columns=[key]).column(key).to_pylist()
+                index[table].update((k, (number, i)) for i, k in enumerate(keys))
+        return index
+
+    def _row(self, table: str, key: str) -> dict[str, Any]:
+        if self._index is None:
+            self._index = self._build_index()
+        number, row = self._index[table][key]
+        cached = self._segments.get((table, number))
+        if cached is None:
+            cached = self.store.read_segment(table, number).to_pylist()
+            self._segments[(table, number)] = cached
+            if len(self._segments) > self.SEGMENT_CACHE:
+                self._segments.popitem(last=False)
+        else:
+            self._segments.move_to_end((table, number))
+        return cached[row]
+
+    def get(self, program_id: str) -> Program:
+        program = self._pending.get(program_id) or self._programs.get(program_id)
+        if program is not None:
+            return program
+        try:
+            row = self._row("programs", program_id)
+        except KeyError:
+            raise KeyError(
+                f"program {program_id} is not in the run store {self.store.root}"
+            ) from None
+        code = self._row("code", row["code_hash"])["code"]
+        program = _row_program(row, code)
+        self._remember(program)
+        return program
+
+    def _remember(self, program: Program) -> None:
+        self._programs[program.id] = program
+        self._programs.move_to_end(program.id)
+        if len(self._programs) > self.PROGRAM_CACHE:
+            self._programs.popitem(last=False)

@@ -1,91 +1,86 @@
 """The population database: the one object the controller asks for parents.
 
-A thin facade. It owns the programs, the islands, the seeded generator and the
-counters; the policies live beside it (``selection``, ``inspirations``,
-``migration``), so a new strategy never grows this file.
+A thin facade. It owns the program table, the islands, the archive, the
+seeded generator and the counters; the policies live beside it (selection,
+inspirations, migration, reset, binning), so a new strategy never grows this
+file. Checkpoints are in ``snapshot``.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
+from evolve.database import snapshot as snapshots
+from evolve.database.archipelago import Archipelago
+from evolve.database.codehash import normalized_code_hash
 from evolve.database.config import DatabaseConfig
-from evolve.database.events import DuplicateCode, Event, Eviction, Migration
+from evolve.database.events import Event
 from evolve.database.inspirations import choose_inspirations
-from evolve.database.islands import Island, RankKey, rank_key
-from evolve.database.migration import choose_migrants, ring_target
+from evolve.database.islands import Cell
+from evolve.database.objectives import Ordering, SortKey, describe, pareto_fronts
+from evolve.database.pool import IslandPool
+from evolve.database.samples import EmptyDatabaseError, IslandSummary, Sample
 from evolve.database.selection import make_selector
+from evolve.database.table import ProgramTable
 from evolve.records import Program
 
-__all__ = [
-    "SNAPSHOT_FORMAT",
-    "EmptyDatabaseError",
-    "IslandSummary",
-    "PopulationDatabase",
-    "Sample",
-]
-
-SNAPSHOT_FORMAT = 1
-
-
-class EmptyDatabaseError(LookupError):
-    """``sample`` was called before any program was added."""
-
-
-@dataclass(frozen=True)
-class Sample:
-    """A parent and its inspirations, all members of ``island``.
-
-    The child proposed from this sample belongs to ``island``: set
-    ``child.island = sample.island`` (not ``parent.island``, which differs when
-    the parent is a migrant).
-    """
-
-    island: int
-    parent: Program
-    inspirations: tuple[Program, ...]
-
-
-@dataclass(frozen=True)
-class IslandSummary:
-    island: int
-    size: int
-    num_valid: int
-    num_migrants: int
-    generation: int
-    best_id: str | None
-    best_fitness: float | None
+__all__ = ["EmptyDatabaseError", "IslandSummary", "PopulationDatabase", "Sample"]
 
 
 class PopulationDatabase:
-    """Programs on a ring of islands, with parent sampling and migration.
+    """Programs on islands of MAP-Elites cells, with parent sampling and migration.
 
     *Island generation*: the number of children (programs with ``parent_ids``)
     whose ``add`` targeted the island, counting those not placed because their
-    code was already there. Seeds and arriving migrants do not advance it.
+    code was already there. Seeds, migrants and re-seeds do not advance it.
     Each time an island's generation reaches a multiple of
-    ``migration_interval``, its best natives migrate to the next island.
+    ``migration_interval``, its best natives migrate to its neighbours.
 
-    Programs are treated as immutable once added: their rank is fixed at ``add``.
-    Every program added stays retrievable (``get``, ``best``,
-    ``find_by_code_hash``) even after it is evicted from its islands.
+    With ``program_lookup``, the database keeps only compact metadata and asks
+    the run store for the few full programs that ``sample``, ``get``, ``best``
+    and ``island_members`` return; without it, it keeps the programs in memory.
+    Programs are treated as immutable once added. Every program added stays
+    retrievable (``get``, ``find_duplicate``) after leaving its islands.
     """
 
-    def __init__(self, config: DatabaseConfig, seed: int) -> None:
+    def __init__(
+        self,
+        config: DatabaseConfig,
+        seed: int,
+        program_lookup: Callable[[str], Program] | None = None,
+    ) -> None:
+        table = ProgramTable(len(config.objectives), len(config.dimensions), program_lookup)
+        self._setup(config, np.random.default_rng(seed), table)
+
+    def _setup(self, config: DatabaseConfig, rng: np.random.Generator, table: ProgramTable) -> None:
+        """Wire the parts around ``table`` (shared by ``__init__`` and ``restore``)."""
         self.config = config
-        self._rng = np.random.default_rng(seed)
+        self._rng = rng
+        self._table = table
         self._selector = make_selector(config)
-        self._islands = [Island(i) for i in range(config.num_islands)]
-        self._programs: dict[str, Program] = {}  # insertion order is the rank tie-break
-        self._keys: dict[str, RankKey] = {}
-        self._by_code: dict[str, str] = {}  # code_hash -> first program id with it
-        self._best: Program | None = None
+        self._ordering = Ordering(len(config.objectives))
+        self._order = "fitness"
+        if config.objectives:
+            self._order = "pareto" if config.uses_pareto else "lexicographic"
+        fronts_of = self._fronts if config.uses_pareto else None
+        self._world = Archipelago(config, table, self._key_of, fronts_of, rng)
+        self._islands = self._world.islands
+        self._archive = self._world.archive
+        self._best: int | None = None
+        self._best_program: Program | None = None
         self._cursor = 0  # next island of round-robin sampling
+
+    def _key_of(self, idx: int) -> SortKey:
+        t = self._table
+        return self._ordering.key(
+            int(t.rank_class[idx]), float(t.fitness[idx]), t.objectives[idx], idx
+        )
+
+    def _fronts(self, indices: np.ndarray) -> np.ndarray:
+        return pareto_fronts(self._table.objectives[indices])
 
     # ----- adding --------------------------------------------------------------------
 
@@ -94,72 +89,73 @@ class PopulationDatabase:
 
         A seed (no ``parent_ids``) goes on every island; a child goes on
         ``program.island`` only, which the caller sets from ``Sample.island``.
-        A program whose code an island already holds is stored but not placed
-        there (``DuplicateCode``). Programs without a fitness rank below every
-        valid one. Cost: O(log n + n memmove) per placement; a migration adds
-        O(migration_fraction * island size), the one O(n) step of ``add``.
+        A program whose normalised code an island already holds is stored but
+        not placed there (``DuplicateCode``). Programs without a fitness rank
+        below every valid one. Cost: O(log n) per placement, plus O(max_migrants)
+        when a migration is due and O(islands) for a reset.
         """
-        if program.id in self._programs:
+        table = self._table
+        if table.index_of(program.id) is not None:
             raise ValueError(f"program {program.id} was already added to the database")
-        if program.fitness is not None and math.isnan(program.fitness):
+        if program.fitness is not None and program.fitness != program.fitness:
             raise ValueError(f"program {program.id} has a NaN fitness; use None for no fitness")
         if program.parent_ids and not 0 <= program.island < len(self._islands):
             raise ValueError(
                 f"program {program.id} names island {program.island}, but the database "
                 f"has islands 0..{len(self._islands) - 1}; set it from Sample.island"
             )
-        self._register(program)
+        norm = normalized_code_hash(program.code)
+        idx = table.append(program, *describe(program, self.config), norm)
+        for parent_id in program.parent_ids:
+            parent = table.index_of(parent_id)
+            if parent is not None:
+                table.children[parent] += 1
+        if program.fitness is not None and (
+            self._best is None or program.fitness > table.fitness[self._best]
+        ):
+            self._best, self._best_program = idx, program
+            self._world.protected = idx
         events: list[Event] = []
+        world = self._world
         if not program.parent_ids:
             for island in self._islands:
-                self._place(island, program, events, migrant=False)
-            return events
-        island = self._islands[program.island]
-        self._place(island, program, events, migrant=False)
-        island.generation += 1
-        if len(self._islands) > 1 and island.generation % self.config.migration_interval == 0:
-            self._migrate(island, events)
+                world.place(island, idx, events, migrant=False)
+        else:
+            island = self._islands[program.island]
+            world.place(island, idx, events, migrant=False)
+            island.generation += 1
+            if island.generation % self.config.migration_interval == 0:
+                world.migrate(island, events)
+        interval = self.config.reset_interval
+        if interval and len(table) % interval == 0:
+            world.reset(events)
         return events
 
-    def _register(self, program: Program) -> None:
-        self._keys[program.id] = rank_key(program, len(self._programs))
-        self._programs[program.id] = program
-        self._by_code.setdefault(program.code_hash, program.id)
-        if program.fitness is not None and (
-            self._best is None or program.fitness > self._best.fitness  # type: ignore[operator]
-        ):
-            self._best = program
+    def migrate(self, island: int) -> list[Event]:
+        """Migrate out of ``island`` now, as if its generation had reached the interval."""
+        self._check_island(island)
+        events: list[Event] = []
+        self._world.migrate(self._islands[island], events)
+        return events
 
-    def _place(self, island: Island, program: Program, events: list[Event], migrant: bool) -> None:
-        holder = island.holder_of(program.code_hash)
-        if holder is not None:
-            events.append(DuplicateCode(island.index, program.id, holder))
-            return
-        island.place(program, self._keys[program.id], migrant=migrant)
-        limit = self.config.max_island_size
-        # The weakest of two or more members is never the best, so the best stays.
-        while limit is not None and len(island) > limit:
-            weakest = island.weakest_id()
-            island.remove(weakest)
-            events.append(Eviction(island.index, weakest))
-
-    def _migrate(self, source: Island, events: list[Event]) -> None:
-        target = self._islands[ring_target(source.index, len(self._islands))]
-        for pid in choose_migrants(source, target, self.config.migration_fraction):
-            events.append(Migration(source.index, target.index, pid, source.generation))
-            self._place(target, self._programs[pid], events, migrant=True)
+    def reset(self) -> list[Event]:
+        """Reset the weaker half of the islands now (see ``reset_interval``)."""
+        events: list[Event] = []
+        self._world.reset(events)
+        return events
 
     # ----- sampling ------------------------------------------------------------------
 
     def sample(self, island: int | None = None) -> Sample:
         """A parent and inspirations from ``island``, or from the next island in turn.
 
-        Parents and inspirations come from the island's valid programs, or, when
-        it has none, from its invalid ones, best failures first (so a repair can
-        be proposed from their errors). An empty island falls back to the next
-        non-empty one in the ring. Expected O(num_inspirations) per call.
+        The parent comes from the island's valid programs, or, when it has none,
+        from its invalid ones, best failures first (so a repair can be proposed
+        from their errors). An empty island falls back to the next non-empty one
+        in the ring. O(log n) for rank-based strategies, O(selection_window) for
+        fitness-weighted ones, plus O(num_inspirations).
         """
-        if not self._programs:
+        if not len(self._table):
             raise EmptyDatabaseError(
                 "the database is empty: add the seed program (no parent_ids) before sampling"
             )
@@ -169,23 +165,27 @@ class PopulationDatabase:
         else:
             self._check_island(island)
             start = island
-        chosen = self._first_non_empty(start)
-        pool = chosen.num_valid or len(chosen)
-        parent_id = chosen.id_at(self._selector.select(pool, self._rng))
-        ids = choose_inspirations(chosen, parent_id, self.config.num_inspirations, self._rng)
-        return Sample(
-            island=chosen.index,
-            parent=self._programs[parent_id],
-            inspirations=tuple(self._programs[pid] for pid in ids),
+        chosen = self._world.first_non_empty(start)
+        if chosen is None:
+            raise EmptyDatabaseError("every island is empty although programs were added")
+        parent = self._selector.select(IslandPool(chosen, self._table, self._order), self._rng)
+        config = self.config
+        counts = (
+            config.num_top_inspirations,
+            config.archive_inspirations,
+            config.num_inspirations - config.num_top_inspirations - config.archive_inspirations,
         )
-
-    def _first_non_empty(self, start: int) -> Island:
-        n = len(self._islands)
-        for step in range(n):
-            island = self._islands[(start + step) % n]
-            if len(island):
-                return island
-        raise EmptyDatabaseError("every island is empty although programs were added")
+        ids = choose_inspirations(
+            chosen,
+            parent,
+            self._table.cell(parent),
+            self._archive,
+            self._table.norm_key,
+            counts,
+            self._rng,
+        )
+        fetch = self._table.program
+        return Sample(chosen.index, fetch(parent), tuple(fetch(i) for i in ids))
 
     def _check_island(self, island: int) -> None:
         if not 0 <= island < len(self._islands):
@@ -196,10 +196,10 @@ class PopulationDatabase:
 
     def __len__(self) -> int:
         """Number of programs ever added (evicted ones included)."""
-        return len(self._programs)
+        return len(self._table)
 
     def __contains__(self, program_id: object) -> bool:
-        return program_id in self._programs
+        return isinstance(program_id, str) and self._table.index_of(program_id) is not None
 
     @property
     def num_islands(self) -> int:
@@ -207,97 +207,94 @@ class PopulationDatabase:
 
     def get(self, program_id: str) -> Program:
         """The program with this id; ``KeyError`` if it was never added."""
-        try:
-            return self._programs[program_id]
-        except KeyError:
-            raise KeyError(f"no program {program_id!r} in the database") from None
+        idx = self._table.index_of(program_id)
+        if idx is None:
+            raise KeyError(f"no program {program_id!r} in the database")
+        return self._table.program(idx)
 
     def best(self) -> Program | None:
         """The valid program with the highest fitness (ties: the earliest added), or None."""
-        return self._best
+        if self._best_program is None and self._best is not None:
+            self._best_program = self._table.program(self._best)
+        return self._best_program
 
     def find_by_code_hash(self, code_hash: str) -> str | None:
-        """Id of the first program added with this ``code_hash``, or None."""
-        return self._by_code.get(code_hash)
+        """Id of the first program added with exactly this ``code_hash``, or None."""
+        idx = self._table.first_with_code(code_hash)
+        return None if idx is None else self._table.ids[idx]
+
+    def find_duplicate(self, code: str) -> str | None:
+        """Id of the first program whose code equals ``code`` up to comments and whitespace.
+
+        The controller calls this before evaluating a child; the hash is cached,
+        so the ``add`` of the same code does not tokenize it again.
+        """
+        idx = self._table.first_with_norm(normalized_code_hash(code))
+        return None if idx is None else self._table.ids[idx]
+
+    def children_count(self, program_id: str) -> int:
+        """Children added with this program among their parents."""
+        idx = self._table.index_of(program_id)
+        if idx is None:
+            raise KeyError(f"no program {program_id!r} in the database")
+        return int(self._table.children[idx])
+
+    def island_member_ids(self, island: int) -> list[str]:
+        """Ids of the programs now on ``island``, best first. O(size)."""
+        self._check_island(island)
+        return [self._table.ids[i] for i in self._islands[island].ranked_indices()]
 
     def island_members(self, island: int) -> tuple[Program, ...]:
-        """Programs now on ``island``, best first. O(size)."""
+        """Programs now on ``island``, best first (each fetched: O(size) lookups)."""
         self._check_island(island)
-        return tuple(self._programs[pid] for pid in self._islands[island].ranked_ids())
+        return tuple(self._table.program(i) for i in self._islands[island].ranked_indices())
+
+    def migrant_ids(self, island: int) -> list[str]:
+        """Ids of the members of ``island`` that arrived by migration or re-seeding."""
+        self._check_island(island)
+        return [self._table.ids[i] for i in self._islands[island].migrant_indices()]
+
+    def cell_of(self, program_id: str) -> Cell:
+        """The program's MAP-Elites cell (``binning.UNKNOWN_CELL`` where a feature is missing)."""
+        idx = self._table.index_of(program_id)
+        if idx is None:
+            raise KeyError(f"no program {program_id!r} in the database")
+        return self._table.cell(idx)
+
+    def cell_elites(self, island: int) -> dict[Cell, str]:
+        """Each occupied MAP-Elites cell of ``island`` and its elite's id."""
+        self._check_island(island)
+        return {c: self._table.ids[i] for c, i in self._islands[island].cells().items()}
+
+    def archive_ids(self) -> list[str]:
+        """Ids of the archive's members, in the order they entered."""
+        return [self._table.ids[i] for i in self._archive.members()]
 
     def islands_summary(self) -> tuple[IslandSummary, ...]:
-        """Size, best and generation of each island. O(number of islands)."""
-        out = []
-        for island in self._islands:
-            best_id = island.best_id()
-            best = self._programs[best_id] if best_id is not None else None
-            out.append(
-                IslandSummary(
-                    island=island.index,
-                    size=len(island),
-                    num_valid=island.num_valid,
-                    num_migrants=island.num_migrants,
-                    generation=island.generation,
-                    best_id=best_id,
-                    best_fitness=best.fitness if best is not None else None,
-                )
-            )
-        return tuple(out)
+        """Size, validity, migrants, generation, best and cells of each island."""
+        return self._world.summary()
 
     # ----- checkpointing -------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
-        """The database's state as plain JSON values; programs appear by id only.
-
-        O(total programs + island memberships); meant for checkpoints, not for
-        every iteration.
-        """
-        return {
-            "format": SNAPSHOT_FORMAT,
-            "num_islands": len(self._islands),
-            "rng": self._rng.bit_generator.state,
-            "cursor": self._cursor,
-            "programs": list(self._programs),
-            "islands": [
-                {
-                    "generation": island.generation,
-                    "members": list(island.ranked_ids()),
-                    "migrants": island.migrant_ids(),
-                }
-                for island in self._islands
-            ],
-        }
+        """The database's state as plain JSON values (see ``evolve.database.snapshot``)."""
+        return snapshots.dump(self)
 
     @classmethod
     def restore(
-        cls, config: DatabaseConfig, state: Mapping[str, Any], programs: Mapping[str, Program]
+        cls,
+        config: DatabaseConfig,
+        state: Mapping[str, Any],
+        programs: Mapping[str, Program] | None = None,
+        *,
+        program_lookup: Callable[[str], Program] | None = None,
     ) -> PopulationDatabase:
-        """Rebuild the database that wrote ``state``; ``programs`` come from the run store.
+        """Rebuild the database that wrote ``state``.
 
-        With the same ``config``, the result returns the same samples and events
-        as the original would for the same later calls. ``config`` may change
-        policies (selection, inspirations, ...), but not ``num_islands``.
+        Give ``programs`` (id -> Program, from the run store) to keep programs
+        in memory, or ``program_lookup`` to fetch them on demand; the snapshot
+        itself carries all the metadata the database needs. With the same
+        ``config``, the result returns the same samples and events as the
+        original would for the same later calls.
         """
-        if state.get("format") != SNAPSHOT_FORMAT:
-            raise ValueError(
-                f"database snapshot format {state.get('format')!r} is not supported "
-                f"(this version reads format {SNAPSHOT_FORMAT})"
-            )
-        if state["num_islands"] != config.num_islands:
-            raise ValueError(
-                f"the snapshot has {state['num_islands']} islands but the config asks for "
-                f"{config.num_islands}; resume with num_islands = {state['num_islands']}"
-            )
-        db = cls(config, seed=0)
-        db._rng.bit_generator.state = dict(state["rng"])
-        for pid in state["programs"]:
-            if pid not in programs:
-                raise ValueError(f"the snapshot names program {pid!r}, missing from the run store")
-            db._register(programs[pid])
-        for island, saved in zip(db._islands, state["islands"], strict=True):
-            migrants = set(saved["migrants"])
-            for pid in saved["members"]:  # best first, so each insort appends
-                island.place(db._programs[pid], db._keys[pid], migrant=pid in migrants)
-            island.generation = saved["generation"]
-        db._cursor = state["cursor"]
-        return db
+        return snapshots.load(cls, config, state, programs, program_lookup)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DuplicateCode", "Event", "Eviction", "Migration"]
+__all__ = ["DuplicateCode", "Event", "Eviction", "IslandReset", "Migration"]
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,29 @@ class Eviction:
 
 @dataclass(frozen=True)
 class DuplicateCode:
-    """``program_id`` was not placed on ``island``: ``existing_id`` has the same code there."""
+    """``program_id`` was not placed on ``island``: ``existing_id`` has the same code there.
+
+    "Same" means equal up to comments and whitespace (``normalized_code_hash``).
+    """
 
     island: int
     program_id: str
     existing_id: str
 
 
-Event = Migration | Eviction | DuplicateCode
+@dataclass(frozen=True)
+class IslandReset:
+    """``island`` was emptied (members and cells) and re-seeded with ``founder_id``.
+
+    The founder is the best program of ``source_island``, a surviving island;
+    on ``island`` it counts as a migrant. ``at_programs`` is the number of
+    programs added when the reset happened.
+    """
+
+    island: int
+    source_island: int
+    founder_id: str
+    at_programs: int
+
+
+Event = Migration | Eviction | DuplicateCode | IslandReset

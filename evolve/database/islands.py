@@ -1,119 +1,222 @@
-"""An island: one sub-population, kept in rank order.
+"""An island: one sub-population (the selection pool) plus its MAP-Elites cells.
 
-Members are held in a list sorted by ``rank_key`` so that "the i-th best" is an
-O(1) lookup: parent selection and inspiration choice then cost the same on an
-island of ten programs as on one of ten thousand. Insertion and removal use
-``bisect`` (O(log n) search plus an O(n) ``memmove`` of the list, which is fast
-in practice; a later columnar store replaces this).
+Members are kept sorted by their static key in a ``RankedList``, so "the i-th
+best" costs O(log n) and the top few O(1): selection and inspiration cost the
+same on an island of ten programs as on one of a million. Each island also
+maps its cells to their elites; a child that does not beat its cell's elite
+still joins the population (it may be a good parent) but not the cell.
+Programs are indices into the database's ``ProgramTable``.
 """
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from evolve.records import Program, Status
+import numpy as np
 
-__all__ = ["Island", "RankKey", "rank_key"]
+from evolve.database.objectives import SortKey
+from evolve.database.ranked import RankedList
 
-# Ascending order is best first: (has no fitness, -fitness, failure order, insertion seq).
-RankKey = tuple[int, float, int, int]
+__all__ = ["Cell", "Island"]
 
-# Which failures rank higher among programs without a fitness: a scorer's
-# rejection is closest to a working program, a crash the furthest.
-_FAILURE_ORDER = {
-    Status.OK: 0,
-    Status.INVALID: 0,
-    Status.TIMEOUT: 1,
-    Status.OOM: 2,
-    Status.ERROR: 3,
-}
-
-
-def rank_key(program: Program, seq: int) -> RankKey:
-    """Sort key, smaller is better: valid first, then higher fitness, then earlier ``seq``."""
-    if program.fitness is None:
-        return (1, 0.0, _FAILURE_ORDER.get(program.status, len(_FAILURE_ORDER)), seq)
-    return (0, -program.fitness, 0, seq)
+Cell = tuple[int, ...]
 
 
 class Island:
-    """Membership, rank order, code index and migrant flags of one island.
+    """Membership, rank order, code index, migrant flags and cells of one island.
 
-    ``generation`` is the number of children added to this island (seeds and
-    arriving migrants do not count); the database advances it.
+    ``generation`` counts children added to this island (seeds, migrants and
+    re-seeds do not count); the database advances it. ``key_of(idx)`` gives a
+    program's sort key; with ``fronts_of`` (Pareto order) the valid members
+    are re-ranked by front, lazily, after any change.
     """
 
-    def __init__(self, index: int) -> None:
+    def __init__(
+        self,
+        index: int,
+        key_of: Callable[[int], SortKey],
+        fronts_of: Callable[[np.ndarray], np.ndarray] | None = None,
+        cache_size: int = 256,
+    ) -> None:
         self.index = index
         self.generation = 0
         self.num_valid = 0
-        self._ranked: list[tuple[int, float, int, int, str]] = []  # (*key, id), best first
-        self._members: dict[str, tuple[RankKey, str]] = {}  # id -> (key, code_hash)
-        self._by_code: dict[str, str] = {}  # code_hash -> id
-        self._migrants: set[str] = set()
+        self._key_of = key_of
+        self._fronts_of = fronts_of
+        self._cache_size = cache_size
+        self._ranked = RankedList()
+        self._codes: dict[int, int] = {}  # normalised code hash -> member index
+        self._migrants: set[int] = set()
+        self._cells: dict[Cell, int] = {}  # cell -> elite index
+        self._cell_order: list[Cell] = []  # cells in the order they were first filled
+        self._top: np.ndarray | None = None  # cached head of the rank order
+        self._top_bound: SortKey | None = None  # key of the cache's last entry
+        self._pareto: tuple[np.ndarray, np.ndarray] | None = None  # (valid order, fronts)
+
+    # ----- membership ------------------------------------------------------------------
 
     def __len__(self) -> int:
         return len(self._ranked)
 
-    def __contains__(self, program_id: object) -> bool:
-        return program_id in self._members
-
-    def holder_of(self, code_hash: str) -> str | None:
-        """Id of the member with this code, or None."""
-        return self._by_code.get(code_hash)
+    def holder_of(self, norm_key: int) -> int | None:
+        """Index of the member with this normalised code, or None."""
+        return self._codes.get(norm_key)
 
     @property
     def num_migrants(self) -> int:
         return len(self._migrants)
 
-    def is_migrant(self, program_id: str) -> bool:
-        """Whether ``program_id`` arrived here by migration (such programs never migrate on)."""
-        return program_id in self._migrants
+    def is_migrant(self, idx: int) -> bool:
+        """Whether ``idx`` arrived here by migration or re-seeding (it never migrates on)."""
+        return idx in self._migrants
 
-    def is_valid(self, program_id: str) -> bool:
-        """Whether the member has a fitness (valid members are the first ``num_valid`` ranks)."""
-        return self._members[program_id][0][0] == 0
-
-    def code_hash_of(self, program_id: str) -> str:
-        return self._members[program_id][1]
-
-    def place(self, program: Program, key: RankKey, *, migrant: bool = False) -> None:
+    def place(self, idx: int, norm_key: int, valid: bool, *, migrant: bool = False) -> None:
         """Add a member; the caller has checked that its code is not here yet."""
-        if program.id in self._members or program.code_hash in self._by_code:
-            raise ValueError(f"program {program.id} or its code is already on island {self.index}")
-        bisect.insort(self._ranked, (*key, program.id))
-        self._members[program.id] = (key, program.code_hash)
-        self._by_code[program.code_hash] = program.id
+        if norm_key in self._codes:
+            raise ValueError(f"program {idx} or its code is already on island {self.index}")
+        key = self._key_of(idx)
+        self._ranked.add(key)
+        self._codes[norm_key] = idx
         if migrant:
-            self._migrants.add(program.id)
-        if key[0] == 0:
-            self.num_valid += 1
+            self._migrants.add(idx)
+        self.num_valid += valid
+        self._changed(key, valid)
 
-    def remove(self, program_id: str) -> None:
-        key, code_hash = self._members.pop(program_id)
-        entry = (*key, program_id)
-        at = bisect.bisect_left(self._ranked, entry)
-        del self._ranked[at]
-        del self._by_code[code_hash]
-        self._migrants.discard(program_id)
-        if key[0] == 0:
-            self.num_valid -= 1
+    def remove(self, idx: int, norm_key: int, valid: bool) -> None:
+        key = self._key_of(idx)
+        self._ranked.remove(key)
+        del self._codes[norm_key]
+        self._migrants.discard(idx)
+        self.num_valid -= valid
+        self._changed(key, valid)
 
-    def id_at(self, rank: int) -> str:
-        """Id of the member at ``rank`` (0 is the best)."""
+    def clear(self) -> None:
+        """Empty the population and the cells (a reset); the generation keeps counting."""
+        self._ranked.clear()
+        self._codes.clear()
+        self._migrants.clear()
+        self._cells.clear()
+        self._cell_order.clear()
+        self.num_valid = 0
+        self._top = self._top_bound = self._pareto = None
+
+    def _changed(self, key: SortKey, valid: bool) -> None:
+        if self._top is not None and (self._top_bound is None or key <= self._top_bound):
+            self._top = self._top_bound = None
+        if valid:
+            self._pareto = None
+
+    # ----- rank order ------------------------------------------------------------------
+
+    @property
+    def pool_size(self) -> int:
+        """Parent candidates: the valid members, or every member when none is valid."""
+        return self.num_valid or len(self._ranked)
+
+    def idx_at(self, rank: int) -> int:
+        """The member at ``rank`` (0 is the best)."""
+        if self._fronts_of is not None and rank < self.num_valid:
+            return int(self._pareto_order()[0][rank])
         return self._ranked[rank][-1]
 
-    def ranked_ids(self) -> Iterator[str]:
-        """Member ids, best first (lazy, so taking the top k costs O(k))."""
-        return (entry[-1] for entry in self._ranked)
+    def top(self, count: int) -> np.ndarray:
+        """The best ``count`` members of the pool (fewer if it is smaller), best first."""
+        count = min(count, self.pool_size)
+        if self._fronts_of is not None and self.num_valid:
+            return self._pareto_order()[0][:count]
+        if count > self._cache_size:
+            return np.fromiter((k[-1] for k in self._ranked.head(count)), np.int64, count)
+        if self._top is None:
+            head = self._ranked.head(self._cache_size)
+            self._top = np.fromiter((k[-1] for k in head), np.int64, len(head))
+            # A cache that holds the whole island is stale after any insertion.
+            self._top_bound = head[-1] if len(head) == self._cache_size else None
+        return self._top[:count]
 
-    def best_id(self) -> str | None:
-        return self._ranked[0][-1] if self._ranked else None
+    def fronts(self, count: int) -> np.ndarray:
+        """Pareto fronts of ``top(count)`` (Pareto islands with valid members only)."""
+        return self._pareto_order()[1][: min(count, self.num_valid)]
 
-    def weakest_id(self) -> str:
-        return self._ranked[-1][-1]
+    def member_list(self) -> list[int]:
+        """Members, best first, as a list (faster than ``ranked_indices`` for all of them)."""
+        if self._fronts_of is not None and self.num_valid:
+            return list(self.ranked_indices())
+        return [key[-1] for key in self._ranked]
 
-    def migrant_ids(self) -> list[str]:
-        """Ids of members that arrived by migration, best first. O(size)."""
-        return [pid for pid in self.ranked_ids() if pid in self._migrants]
+    def migrant_set(self) -> set[int]:
+        return set(self._migrants)
+
+    def ranked_indices(self) -> Iterator[int]:
+        """Members, best first (lazy; the Pareto order materialises the valid part)."""
+        if self._fronts_of is not None and self.num_valid:
+            yield from (int(i) for i in self._pareto_order()[0])
+            for rank in range(self.num_valid, len(self._ranked)):
+                yield self._ranked[rank][-1]
+            return
+        yield from (key[-1] for key in self._ranked)
+
+    def best_idx(self) -> int | None:
+        return self.idx_at(0) if len(self._ranked) else None
+
+    def weakest_idx(self) -> int:
+        return self.idx_at(len(self._ranked) - 1)
+
+    def migrant_indices(self) -> list[int]:
+        """Members that arrived by migration, best first. O(size)."""
+        return [i for i in self.ranked_indices() if i in self._migrants]
+
+    def _pareto_order(self) -> tuple[np.ndarray, np.ndarray]:
+        """Valid members by (front, static key), recomputed after any change."""
+        if self._pareto is None:
+            assert self._fronts_of is not None
+            valid = np.fromiter(
+                (k[-1] for k in self._ranked.head(self.num_valid)), np.int64, self.num_valid
+            )
+            fronts = self._fronts_of(valid)
+            order = np.argsort(fronts, kind="stable")
+            self._pareto = (valid[order], fronts[order])
+        return self._pareto
+
+    # ----- MAP-Elites cells ------------------------------------------------------------
+
+    @property
+    def num_cells(self) -> int:
+        return len(self._cells)
+
+    def offer_cell(self, idx: int, cell: Cell) -> bool:
+        """Make ``idx`` its cell's elite if the cell is empty or it beats the elite."""
+        elite = self._cells.get(cell)
+        if elite is not None and self._key_of(elite) <= self._key_of(idx):
+            return False
+        if elite is None:
+            self._cell_order.append(cell)
+        self._cells[cell] = idx
+        return True
+
+    def elite_of(self, cell: Cell) -> int | None:
+        return self._cells.get(cell)
+
+    def cell_at(self, position: int) -> Cell:
+        """The ``position``-th cell filled (for uniform draws over cells)."""
+        return self._cell_order[position]
+
+    def cells(self) -> dict[Cell, int]:
+        """Cell -> elite, in the order the cells were first filled."""
+        return {cell: self._cells[cell] for cell in self._cell_order}
+
+    def restore_cells(self, elites: list[int], cell_of: Callable[[int], Cell]) -> None:
+        """Refill cells from elites listed in fill order (snapshots)."""
+        for idx in elites:
+            cell = cell_of(idx)
+            self._cell_order.append(cell)
+            self._cells[cell] = idx
+
+    def load_members(
+        self, members: list[int], migrants: list[int], norm_of: Callable[[int], int], valid: int
+    ) -> None:
+        """Bulk-load members (snapshots), in any order; ``valid`` of them are valid."""
+        self._ranked = RankedList(sorted(self._key_of(i) for i in members))
+        self._codes = {norm_of(i): i for i in members}
+        self._migrants = set(migrants)
+        self.num_valid = valid
+        self._top = self._top_bound = self._pareto = None

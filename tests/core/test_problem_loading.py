@@ -191,7 +191,10 @@ def test_openevolve_folder_loads_unchanged(tmp_path):
     assert problem.spec.database.num_islands == 3
     assert problem.spec.database.migration_fraction == 0.2
     assert problem.spec.evaluation.timeout_s == 7.0
-    assert problem.spec.features.dimensions == ["accuracy"]
+    assert [d.name for d in problem.spec.database.feature_dimensions] == [
+        "code_length",
+        "accuracy",
+    ]
     assert problem.spec.objective.metric == "combined_score"
     assert "initial_program.py" not in problem.files
 

@@ -123,3 +123,23 @@ def test_events_round_trip(tmp_path, problem_dir):
     assert event["kind"] == "migration"
     assert event["iteration"] == 7
     assert event["payload"] == {"source_island": 0, "target_island": 1}
+
+
+def test_get_program_reads_pending_committed_and_reopened_programs(tmp_path, problem_dir):
+    store = RunStore.create(tmp_path / "r", {}, problem_dir)
+    first = Program(id="p000000", code="a = 1", metrics={"score": 1.0}, score=1.0, fitness=1.0)
+    store.append_program(first)
+    assert store.get_program("p000000") is first  # pending: visible before any commit
+    store.commit({})
+    for i in range(1, 40):
+        store.append_program(Program(id=f"p{i:06d}", code=f"a = {i}"))
+        if i % 7 == 0:
+            store.commit({})
+    store.commit({})
+    assert store.get_program("p000021").code == "a = 21"
+    reopened = RunStore.open(tmp_path / "r")
+    got = reopened.get_program("p000000")
+    assert (got.code, got.metrics, got.fitness) == ("a = 1", {"score": 1.0}, 1.0)
+    assert reopened.get_program("p000039").code == "a = 39"
+    with pytest.raises(KeyError, match="p999999"):
+        reopened.get_program("p999999")

@@ -19,7 +19,7 @@ def make_program(
         status = Status.OK if fitness is not None else Status.ERROR
     return Program(
         id=pid,
-        code=code if code is not None else f"# {pid}\nx = 1\n",
+        code=code if code is not None else f"name = {pid!r}\n",
         parent_ids=parents,
         island=island,
         status=status,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from evolve.database import (
@@ -12,6 +13,7 @@ from evolve.database import (
     Migration,
     PopulationDatabase,
 )
+from evolve.database.arrays import encode_array
 from evolve.records import Status
 from tests.database.builders import child_of, make_program
 
@@ -149,8 +151,9 @@ def test_empty_island_falls_back_to_the_next_one() -> None:
     db.add(seed)
     db.add(child_of(seed, "c", 1.0, island=2))
     state = db.snapshot()
-    state["islands"][0]["members"] = []  # cannot happen through add(); forge it
-    state["islands"][1]["members"] = []
+    empty = encode_array(np.zeros(0, np.int32))
+    state["islands"][0]["members"] = empty  # cannot happen through add(); forge it
+    state["islands"][1]["members"] = empty
     restored = PopulationDatabase.restore(db.config, state, {"seed": seed, "c": db.get("c")})
     assert restored.sample(0).island == 2
 
@@ -210,7 +213,7 @@ def test_migration_happens_every_interval_and_marks_migrants() -> None:
     events = db.add(child_of(seed, "b", 3.0, island=0))  # generation 2: island of 3 -> quota 1
     assert events == [Migration(0, 1, "a", at_generation=2)]
     assert _ids(db, 1) == ["a", "seed"]
-    assert db.snapshot()["islands"][1]["migrants"] == ["a"]
+    assert db.migrant_ids(1) == ["a"]
     assert db.islands_summary()[1].num_migrants == 1
     assert db.islands_summary()[1].generation == 0  # arriving migrants do not count
     # "a" is the best on island 1 but, being a migrant there, never moves on to island 2.

@@ -1,0 +1,130 @@
+"""Checkpoints of the population database: ``dump`` and ``load``.
+
+The checkpoint half of ``PopulationDatabase``, kept apart so the facade stays
+small; it reads the facade's private fields by design. A snapshot is plain
+JSON and self-contained: program ids once, then every per-program column and
+every island, cell and archive as base64 int32/float64 arrays of program
+indices (about 60 bytes per program), the generator state and the counters.
+Restoring needs only the config and, for the full programs, either a mapping
+of them or a lookup into the run store.
+
+Format 2::
+
+    {"format": 2, "num_islands": 4, "features": [...], "objectives": [...],
+     "rng": {...}, "cursor": 1, "best": 17 | null,
+     "programs": {"ids": [...], "fitness": ARRAY, "rank_class": ARRAY,
+                  "objectives": ARRAY, "coords": ARRAY, "children": ARRAY,
+                  "code": ARRAY, "norm": ARRAY},
+     "islands": [{"generation": 12, "members": ARRAY, "migrants": ARRAY,
+                  "cells": ARRAY}, ...],
+     "archive": ARRAY}
+
+where ARRAY is ``{"dtype", "shape", "data"}`` (see ``arrays``); members are in
+rank order and cells list their elites in the order the cells were filled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from evolve.database.arrays import decode_array, encode_array
+from evolve.database.config import DatabaseConfig
+from evolve.database.table import ProgramTable
+from evolve.records import Program
+
+if TYPE_CHECKING:
+    from evolve.database.database import PopulationDatabase
+
+__all__ = ["SNAPSHOT_FORMAT", "dump", "load"]
+
+SNAPSHOT_FORMAT = 2
+
+
+def _indices(values: list[int]) -> dict[str, Any]:
+    return encode_array(np.asarray(values, dtype=np.int32))
+
+
+def dump(db: PopulationDatabase) -> dict[str, Any]:
+    """The database's state as plain JSON values. O(programs + memberships)."""
+    islands = []
+    for island in db._islands:
+        islands.append(
+            {
+                "generation": island.generation,
+                "members": _indices(island.member_list()),
+                "migrants": _indices(sorted(island.migrant_set())),
+                "cells": _indices(list(island.cells().values())),
+            }
+        )
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "num_islands": len(db._islands),
+        "features": [d.name for d in db.config.dimensions],
+        "objectives": [o.metric for o in db.config.objectives],
+        "rng": db._rng.bit_generator.state,
+        "cursor": db._cursor,
+        "best": db._best,
+        "programs": db._table.to_state(),
+        "islands": islands,
+        "archive": _indices(db._archive.members()),
+    }
+
+
+def load(
+    cls: type[PopulationDatabase],
+    config: DatabaseConfig,
+    state: Mapping[str, Any],
+    programs: Mapping[str, Program] | None,
+    program_lookup: Callable[[str], Program] | None,
+) -> PopulationDatabase:
+    """Rebuild the database that wrote ``state`` (see ``PopulationDatabase.restore``)."""
+    _check_compatible(config, state)
+    if (programs is None) == (program_lookup is None):
+        raise ValueError("restore needs exactly one of programs (id -> Program) or program_lookup")
+    table = ProgramTable.from_state(
+        state["programs"], len(config.objectives), len(config.dimensions), programs, program_lookup
+    )
+    rng = np.random.default_rng()
+    rng.bit_generator.state = dict(state["rng"])
+    db = cls.__new__(cls)
+    db._setup(config, rng, table)
+    db._cursor = int(state["cursor"])
+    db._best = None if state["best"] is None else int(state["best"])
+    db._world.protected = db._best
+    for island, saved in zip(db._islands, state["islands"], strict=True):
+        members = decode_array(saved["members"]).tolist()
+        valid = int((table.rank_class[members] == 0).sum()) if members else 0
+        migrants = decode_array(saved["migrants"]).tolist()
+        island.load_members(members, migrants, table.norm_key, valid)
+        island.restore_cells(decode_array(saved["cells"]).tolist(), table.cell)
+        island.generation = int(saved["generation"])
+    db._archive.load(decode_array(state["archive"]).tolist())
+    return db
+
+
+def _check_compatible(config: DatabaseConfig, state: Mapping[str, Any]) -> None:
+    if state.get("format") != SNAPSHOT_FORMAT:
+        raise ValueError(
+            f"database snapshot format {state.get('format')!r} is not supported "
+            f"(this version reads format {SNAPSHOT_FORMAT})"
+        )
+    if state["num_islands"] != config.num_islands:
+        raise ValueError(
+            f"the snapshot has {state['num_islands']} islands but the config asks for "
+            f"{config.num_islands}; resume with num_islands = {state['num_islands']}"
+        )
+    names = [d.name for d in config.dimensions]
+    if state["features"] != names:
+        raise ValueError(
+            f"the snapshot's feature_dimensions are {state['features']} but the config's are "
+            f"{names}; resume with the feature_dimensions the run started with"
+        )
+    metrics = [o.metric for o in config.objectives]
+    if state["objectives"] != metrics:
+        raise ValueError(
+            f"the snapshot's objectives are {state['objectives']} but the config's are "
+            f"{metrics}; resume with the objectives the run started with"
+        )
