@@ -13,12 +13,9 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from evolve.database import PopulationDatabase, Sample, normalized_code_hash
 from evolve.edits import EditError
@@ -28,6 +25,14 @@ from evolve.mutation import MutationError
 from evolve.problem import Problem
 from evolve.proposer import Proposal, Proposer
 from evolve.records import Program, Status
+from evolve.run_state import (
+    Duplicate,
+    Pending,
+    Progress,
+    Rejection,
+    RunLimits,
+    iteration_seed,
+)
 from evolve.scoring import score_result
 from evolve.store import RunStore
 from sandboxes.job import EvalResult
@@ -43,109 +48,6 @@ MAX_CONSECUTIVE_FAILED_PROPOSALS = 200
 
 class SeedFailed(RuntimeError):
     """The seed program could not be scored; the scorer is probably broken."""
-
-
-@dataclass(frozen=True)
-class RunLimits:
-    """When to stop: whichever comes first."""
-
-    evaluations: int  # children to evaluate in this invocation (seed not counted)
-    concurrency: int = 2
-    max_time_s: float | None = None
-    target: float | None = None  # objective value (raw, direction-aware)
-    commit_interval_s: float = 1.0
-    commit_every: int = 32
-    ordered: bool = False  # deterministic schedule (see Controller._run_ordered)
-
-    def __post_init__(self) -> None:
-        if self.evaluations < 0:
-            raise ValueError(f"iterations must be >= 0, got {self.evaluations}")
-        if self.concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
-
-
-@dataclass
-class Progress:
-    """Counters shown live and saved in the checkpoint."""
-
-    next_iteration: int = 0
-    evaluations: int = 0  # evaluated programs, all invocations, seed included
-    evaluations_this_run: int = 0
-    statuses: Counter[str] = field(default_factory=Counter)
-    duplicates: int = 0
-    rejected_edits: int = 0
-    best_score: float | None = None
-    llm_calls: int = 0
-    llm_tokens: int = 0
-    cost_usd: float = 0.0
-    started_at: float = field(default_factory=time.monotonic)
-    stop_reason: str = ""
-
-    def evals_per_s(self) -> float:
-        elapsed = time.monotonic() - self.started_at
-        return self.evaluations_this_run / elapsed if elapsed > 0 else 0.0
-
-    def to_state(self) -> dict[str, Any]:
-        return {
-            "next_iteration": self.next_iteration,
-            "evaluations": self.evaluations,
-            "statuses": dict(self.statuses),
-            "duplicates": self.duplicates,
-            "rejected_edits": self.rejected_edits,
-            "best_score": self.best_score,
-            "llm_calls": self.llm_calls,
-            "llm_tokens": self.llm_tokens,
-            "cost_usd": self.cost_usd,
-            "stop_reason": self.stop_reason,
-        }
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Progress:
-        return cls(
-            next_iteration=state["next_iteration"],
-            evaluations=state["evaluations"],
-            statuses=Counter(state["statuses"]),
-            duplicates=state["duplicates"],
-            rejected_edits=state["rejected_edits"],
-            best_score=state["best_score"],
-            llm_calls=state.get("llm_calls", 0),
-            llm_tokens=state.get("llm_tokens", 0),
-            cost_usd=state.get("cost_usd", 0.0),
-        )
-
-
-@dataclass(frozen=True)
-class _Rejection:
-    """A proposal that gave no child, with why."""
-
-    iteration: int
-    parent: Program
-    kind: str
-    reason: str
-    proposal: Proposal | None
-
-
-@dataclass(frozen=True)
-class _Duplicate:
-    """A child whose code is already known: it reuses the original's result."""
-
-    child: Program
-    original_id: str
-
-
-@dataclass(frozen=True)
-class _Pending:
-    """A child on its way to evaluation, with what produced it."""
-
-    child: Program
-    proposal: Proposal
-    parent_fitness: float | None
-
-
-def iteration_seed(run_seed: int, iteration: int) -> int:
-    """Independent, reproducible seed for one proposal (no shared RNG stream,
-    so concurrency cannot change which edit an iteration gets)."""
-    return int(np.random.SeedSequence([run_seed, iteration]).generate_state(1)[0])
 
 
 class Controller:
@@ -275,21 +177,26 @@ class Controller:
         """Steady state: propose, evaluate, record; repeat as soon as done."""
         failures = 0
         while not self._should_stop(deadline):
+            # Reserve the evaluation before the (awaited) proposal, so slots
+            # proposing at once cannot overshoot --iterations; give it back if
+            # the proposal yields nothing to evaluate.
+            self._launched += 1
             iteration, sample, seed = self._next_sample()
             try:
                 pending = await self._make_child(iteration, sample, seed)
             except BudgetExhausted as exc:
+                self._launched -= 1
                 self._budget_stop(exc)
                 return
-            if isinstance(pending, _Pending):
+            if isinstance(pending, Pending):
                 pending = self._claim(pending)
-            if not isinstance(pending, _Pending):
+            if not isinstance(pending, Pending):
+                self._launched -= 1
                 self._settle_other(pending, wait_for_original=False)
                 failures += 1
                 self._check_stall(failures)
                 continue
             failures = 0
-            self._launched += 1
             result = await self._evaluate(pending.child)
             self._settle_child(pending, result)
 
@@ -343,7 +250,7 @@ class Controller:
         drawn: tuple[int, Sample, int],
         previous: asyncio.Event | None,
         claimed: asyncio.Event,
-    ) -> tuple[_Pending, EvalResult] | _Rejection | _Duplicate:
+    ) -> tuple[Pending, EvalResult] | Rejection | Duplicate:
         """One candidate of the ordered schedule. Dedup decisions are taken in
         iteration order (after the previous candidate's), so they never depend
         on which evaluation finished first."""
@@ -351,11 +258,11 @@ class Controller:
             pending = await self._make_child(*drawn)
             if previous is not None:
                 await previous.wait()
-            if isinstance(pending, _Pending):
+            if isinstance(pending, Pending):
                 pending = self._claim(pending)
         finally:
             claimed.set()
-        if not isinstance(pending, _Pending):
+        if not isinstance(pending, Pending):
             return pending
         self._launched += 1
         return pending, await self._evaluate(pending.child)
@@ -365,17 +272,17 @@ class Controller:
         self.progress.next_iteration += 1
         return iteration, self.database.sample(), iteration_seed(self.seed, iteration)
 
-    async def _make_child(self, iteration: int, sample: Sample, seed: int) -> _Pending | _Rejection:
+    async def _make_child(self, iteration: int, sample: Sample, seed: int) -> Pending | Rejection:
         """Propose and apply an edit; a rejection is returned, not recorded yet."""
         parent = sample.parent
         try:
             proposal = await self.proposer.propose(parent, sample.inspirations, seed)
         except MutationError as exc:  # no reply after retries, or nothing to mutate
-            return _Rejection(iteration, parent, "no_proposal", str(exc), None)
+            return Rejection(iteration, parent, "no_proposal", str(exc), None)
         try:
             code = apply_proposal(parent.code, proposal)
         except EditError as exc:
-            return _Rejection(iteration, parent, exc.kind, exc.reason, proposal)
+            return Rejection(iteration, parent, exc.kind, exc.reason, proposal)
         child = Program(
             id=self._id_for(iteration),
             code=code,
@@ -388,9 +295,9 @@ class Controller:
             model=proposal.model,
             llm_call_id=proposal.llm_call_id,
         )
-        return _Pending(child, proposal, parent.fitness)
+        return Pending(child, proposal, parent.fitness)
 
-    def _claim(self, pending: _Pending) -> _Pending | _Duplicate:
+    def _claim(self, pending: Pending) -> Pending | Duplicate:
         """Reserve the child's code for evaluation, or name the program it duplicates
         (already evaluated, or in flight)."""
         child = pending.child
@@ -399,20 +306,20 @@ class Controller:
         if original is None:
             original = self._in_flight.get(key)
         if original is not None:
-            return _Duplicate(child, original)
+            return Duplicate(child, original)
         self._in_flight[key] = child.id
         return pending
 
-    def _settle_child(self, pending: _Pending, result: EvalResult) -> None:
+    def _settle_child(self, pending: Pending, result: EvalResult) -> None:
         program = self._record(pending.child, result)
         self.proposer.feedback(pending.proposal, pending.parent_fitness, program.fitness)
 
-    def _settle_other(self, outcome: _Rejection | _Duplicate, wait_for_original: bool) -> None:
+    def _settle_other(self, outcome: Rejection | Duplicate, wait_for_original: bool) -> None:
         """Record a proposal that gave no evaluation. A duplicate of a program in
         flight is recorded as such once that program has its result (ordered
         schedule: it has, since settling follows iteration order); the steady
         schedule records an event instead of waiting."""
-        if isinstance(outcome, _Rejection):
+        if isinstance(outcome, Rejection):
             self._settle_rejection(outcome)
             return
         child, original = outcome.child, outcome.original_id
@@ -426,7 +333,7 @@ class Controller:
                 "duplicate_in_flight", child.iteration, {"program_id": child.id, "of": original}
             )
 
-    def _settle_rejection(self, rejection: _Rejection) -> None:
+    def _settle_rejection(self, rejection: Rejection) -> None:
         self._reject(
             rejection.iteration,
             rejection.parent,
