@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from tests.core.problem_factory import write_problem
@@ -28,6 +29,12 @@ def evolve(*args: str, check: bool = True, timeout: float = 300) -> subprocess.C
     if check and proc.returncode != 0:
         raise AssertionError(f"evolve {args} failed ({proc.returncode}):\n{proc.stderr}")
     return proc
+
+
+def program_rows(run_dir: Path) -> list[dict]:
+    """Every recorded program of a run, by id."""
+    rows = pq.ParquetDataset(run_dir / "programs").read().to_pylist()
+    return sorted(rows, key=lambda r: r["id"])
 
 
 def show(run_dir: Path) -> dict:
@@ -51,9 +58,7 @@ def test_run_show_resume(tmp_path, tiny):
     evolve("resume", str(run_dir), "--iterations", "10")
     after = show(run_dir)
     assert after["evaluated"] == summary["evaluated"] + 10
-    import pyarrow.parquet as pq
-
-    rows = pq.ParquetDataset(run_dir / "programs").read().to_pylist()
+    rows = program_rows(run_dir)
     assert sum(r["edit_kind"] == "seed" for r in rows) == 1
     ids = [r["id"] for r in rows]
     assert len(ids) == len(set(ids))
@@ -78,9 +83,7 @@ def test_same_seed_gives_the_same_run(tmp_path, tiny):
             "--concurrency",
             "1",
         )
-        import pyarrow.parquet as pq
-
-        rows = pq.ParquetDataset(run_dir / "programs").read().to_pylist()
+        rows = program_rows(run_dir)
         scores.append([(r["id"], r["score"], r["code_hash"]) for r in rows])
     assert scores[0] == scores[1]
 
@@ -212,10 +215,7 @@ def test_deterministic_schedule_gives_the_same_lineage_at_any_timing(tmp_path, t
             "3",
             "--deterministic",
         )
-        import pyarrow.parquet as pq
-
-        rows = pq.ParquetDataset(run_dir / "programs").read().to_pylist()
-        rows.sort(key=lambda r: r["id"])
+        rows = program_rows(run_dir)
         lineages.append(
             [(r["id"], tuple(r["parent_ids"]), r["code_hash"], r["duplicate_of"]) for r in rows]
         )
