@@ -1,0 +1,50 @@
+"""`evolve sandbox ...`: build the Docker sandbox image, show what this host enforces."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+__all__ = ["add_arguments"]
+
+
+def _build(args: argparse.Namespace) -> int:
+    from sandboxes.docker.image import ImageError, build_image
+
+    started = time.monotonic()
+    try:
+        tag = build_image(mode=args.mode, force=args.force)
+    except ImageError as exc:
+        print(f"evolve: error: {exc}", file=sys.stderr)
+        return 2
+    elapsed = time.monotonic() - started
+    print(f"sandbox image: {tag} (also tagged evolve-sandbox:latest) [{elapsed:.0f} s]")
+    return 0
+
+
+def _tag(args: argparse.Namespace) -> int:
+    from sandboxes.docker.image import image_tag
+
+    print(image_tag())
+    return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the ``sandbox`` subcommands on ``parser``."""
+    sub = parser.add_subparsers(dest="sandbox_command", required=True)
+    build = sub.add_parser(
+        "build",
+        help="build the Docker sandbox image if missing (from the registry when one answers, "
+        "else offline from Debian's packages)",
+    )
+    build.add_argument(
+        "--mode",
+        choices=["auto", "registry", "offline"],
+        default="auto",
+        help="auto (default): registry if reachable, else offline (debootstrap + docker import)",
+    )
+    build.add_argument("--force", action="store_true", help="rebuild even if the tag exists")
+    build.set_defaults(func=_build)
+    tag = sub.add_parser("tag", help="print the image tag the current sources hash to")
+    tag.set_defaults(func=_tag)

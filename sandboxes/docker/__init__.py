@@ -1,0 +1,1 @@
+"""The Docker sandbox: hardened containers, a warm pool, an image built offline."""
