@@ -9,7 +9,7 @@ PROBLEM ?= problems/function_minimization
 ITERATIONS ?= 400
 RUN_DIR ?= runs/$(notdir $(PROBLEM))-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: run test lint venv clean
+.PHONY: run test lint venv clean engine image host-deps
 
 venv: $(VENV)/.installed
 
@@ -30,7 +30,22 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: venv lint
+# What the tests need from the host: a Docker daemon (installed from Debian's
+# docker.io and started when none answers; fails loudly otherwise), Debian's
+# chromium for the HTML report's browser test, and the sandbox image (built
+# offline from Debian's packages when no registry answers; cached by a hash of
+# its inputs, so this is instant when nothing changed).
+engine:
+	sh sandboxes/docker/ensure_engine.sh
+
+host-deps: engine
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+image: venv engine
+	$(BIN)/evolve sandbox build
+
+test: venv lint host-deps image
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from evolve import mutator_server
+from evolve import mutator_server, sandbox_cli
 from evolve.controller import Progress, RunLimits, SeedFailed
 from evolve.mutation_setup import resolve_llm_config, settings_for
 from evolve.problem import load_problem
@@ -250,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mutator_server.add_arguments(serve)
     serve.set_defaults(func=mutator_server.run)
+
+    sandbox = sub.add_parser("sandbox", help="build the Docker sandbox image")
+    sandbox_cli.add_arguments(sandbox)
     return parser
 
 
