@@ -72,27 +72,31 @@ def docker_client() -> Any:
     return client
 
 
-def _digest(paths: list[Path], root: Path, seed: str = "") -> str:
+def _digest(files: dict[str, Path], seed: str = "") -> str:
+    """A short hash of named files (names and contents), chained onto ``seed``."""
     h = hashlib.sha256(seed.encode())
-    for path in sorted(paths):
-        h.update(str(path.relative_to(root)).encode() + b"\0")
-        h.update(path.read_bytes() + b"\0")
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + files[name].read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
 
-def _evaluator_files() -> list[Path]:
-    return [p for p in EVALUATORS.rglob("*.py") if "__pycache__" not in p.parts]
+def _evaluator_files() -> dict[str, Path]:
+    return {
+        f"evaluators/{p.relative_to(EVALUATORS)}": p
+        for p in EVALUATORS.rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
 
 
 def base_tag() -> str:
     """``evolve-sandbox-base:<hash of requirements and base recipes>``."""
-    return f"{BASE_REPOSITORY}:{_digest([HERE / n for n in _BASE_INPUTS], HERE)}"
+    return f"{BASE_REPOSITORY}:{_digest({n: HERE / n for n in _BASE_INPUTS})}"
 
 
 def image_tag() -> str:
     """``evolve-sandbox:<hash>`` of the base tag, the overlay Dockerfile and the harness."""
-    files = [HERE / "Dockerfile", *_evaluator_files()]
-    return f"{REPOSITORY}:{_digest(files, HERE.parent.parent, seed=base_tag())}"
+    files = {"Dockerfile": HERE / "Dockerfile", **_evaluator_files()}
+    return f"{REPOSITORY}:{_digest(files, seed=base_tag())}"
 
 
 def _exists(client: Any, tag: str) -> bool:
