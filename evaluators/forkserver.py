@@ -21,16 +21,27 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from evaluators import _linux, envelope, supervisor
 from evaluators.contract import Status
 
-__all__ = ["main"]
+__all__ = ["JobRunner", "main", "run_spec", "serve"]
 
 _MAX_SPEC_BYTES = 1 << 20
 
+JobRunner = Callable[[dict[str, Any]], bytes]
 
-def _serve_one(message: bytes, reply: int) -> None:
+
+def run_spec(spec: dict[str, Any]) -> bytes:
+    """The reply bytes for one job spec (a probe or a supervised job)."""
+    if spec.get("mode") == "probe":
+        return json.dumps(supervisor.probe(spec)).encode()
+    return envelope.encode_envelope(supervisor.run_job(spec))
+
+
+def _serve_one(message: bytes, reply: int, run: JobRunner) -> None:
     """In the forked child: run one job and send its result. Never returns."""
     try:
         os.setsid()
@@ -39,10 +50,7 @@ def _serve_one(message: bytes, reply: int) -> None:
         os.environ.clear()
         os.environ.update(spec.get("env", {}))
         os.chdir(spec["job_dir"])
-        if spec.get("mode") == "probe":
-            data = json.dumps(supervisor.probe(spec)).encode()
-        else:
-            data = envelope.encode_envelope(supervisor.run_job(spec))
+        data = run(spec)
     except BaseException as exc:
         text = f"the sandbox supervisor failed: {type(exc).__name__}: {exc}"
         data = envelope.encode_envelope(envelope.make_envelope(Status.ERROR, text))
@@ -52,14 +60,8 @@ def _serve_one(message: bytes, reply: int) -> None:
     os._exit(0)
 
 
-def main() -> None:
-    """Serve jobs from the control socket on stdin until it closes."""
-    if sys.path and sys.path[0] in ("", "."):
-        del sys.path[0]
-    control = socket.socket(fileno=os.dup(0))
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
+def serve(control: socket.socket, run: JobRunner = run_spec) -> None:
+    """Serve jobs from ``control`` until it closes: one forked child per job."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # job supervisors are reaped by the kernel
     _linux.load()
     while True:
@@ -82,6 +84,17 @@ def main() -> None:
         if pid == 0:
             control.close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            _serve_one(message, reply)
+            _serve_one(message, reply, run)
         os.close(reply)
+
+
+def main() -> None:
+    """Serve jobs from the control socket on stdin until it closes."""
+    if sys.path and sys.path[0] in ("", "."):
+        del sys.path[0]
+    control = socket.socket(fileno=os.dup(0))
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    serve(control)
     os._exit(0)

@@ -139,6 +139,9 @@ def _child(spec: dict[str, Any], uid: int | None, fds: tuple[int, int, int], npr
         _limit(resource.RLIMIT_CORE, 0)
         if nproc > 0:
             _limit(resource.RLIMIT_NPROC, nproc)
+        # Under memory pressure (a container's cgroup), the candidate dies first.
+        with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
         _linux.set_no_new_privs()
         if uid is not None:
             os.setgroups([])

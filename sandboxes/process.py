@@ -26,7 +26,6 @@ than :meth:`guarantees` promised: the supervisor refuses instead.
 from __future__ import annotations
 
 import compileall
-import contextlib
 import json
 import logging
 import os
@@ -36,10 +35,13 @@ import tempfile
 import threading
 import weakref
 from dataclasses import asdict, dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from evaluators import contract
+from sandboxes._files import rmtree as _rmtree
+from sandboxes._files import unsafe_names
+from sandboxes._files import write_tree as _write_tree
 from sandboxes._forkserver import ForkServer
 from sandboxes._uids import UidLease, UidPool, kill_uid_processes
 from sandboxes.envelope import error_result, parse_envelope
@@ -73,33 +75,6 @@ class Guarantees:
             "tree_kill": "a process that escapes the job's tree may outlive it (no subreaper)",
         }
         return [line for name, line in text.items() if not getattr(self, name)]
-
-
-def _safe_relpath(name: str) -> str | None:
-    """``name`` as a safe relative POSIX path, or None if it could escape the job dir."""
-    path = PurePosixPath(name)
-    if not name or path.is_absolute() or any(part in ("", ".", "..") for part in path.parts):
-        return None
-    return str(path)
-
-
-def _write_tree(root: Path, files: dict[str, bytes]) -> None:
-    for rel, data in files.items():
-        target = root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        target.chmod(0o444)
-    for path in sorted((p for p in root.rglob("*") if p.is_dir()), reverse=True):
-        path.chmod(0o555)
-    root.chmod(0o555)
-
-
-def _rmtree(path: str) -> None:
-    """Remove a job tree whose directories were made read-only."""
-    for dirpath, _, _ in os.walk(path):
-        with contextlib.suppress(OSError):
-            os.chmod(dirpath, 0o700)
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def _copy_library(lib: str) -> None:
@@ -203,14 +178,10 @@ class ProcessSandbox:
             return error_result(f"the process sandbox failed: {type(exc).__name__}: {exc}")
 
     def _run(self, job: EvalJob) -> EvalResult:
-        program = _safe_relpath(job.program_name)
-        bad = [name for name in job.files if _safe_relpath(name) is None]
-        if _safe_relpath(job.scorer) is None:
-            bad.append(job.scorer)
-        if program is None or bad:
-            return error_result(f"unsafe file name in the job: {(bad or [job.program_name])[0]!r}")
-        if program in job.files:
-            return error_result(f"the problem already has a file named {program!r}")
+        problem = unsafe_names(job.program_name, job.scorer, job.files)
+        if problem is not None:
+            return error_result(problem)
+        program = job.program_name
         require = sorted(self._enforced() - {"tree"})
         lease = self._uids.acquire() if self._uids else None
         job_dir = tempfile.mkdtemp(prefix="job-", dir=self._root)

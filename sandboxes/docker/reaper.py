@@ -1,0 +1,81 @@
+"""Find and remove sandbox containers nobody owns any more.
+
+Every container we start carries labels: ``evolve.sandbox=1``, the owner
+(``host:pid`` of the process whose sandbox started it), the run and the slot.
+A sandbox removes its own containers on close (and at interpreter exit); a
+process killed with SIGKILL cannot, so every new sandbox first reaps the
+containers of owners on this host that are gone, and any stopped one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+from typing import Any
+
+__all__ = ["LABEL", "OWNER_LABEL", "labels_for", "owner_id", "reap_orphans", "remove_owned"]
+
+log = logging.getLogger(__name__)
+
+LABEL = "evolve.sandbox"
+OWNER_LABEL = "evolve.owner"
+RUN_LABEL = "evolve.run"
+SLOT_LABEL = "evolve.slot"
+JOB_LABEL = "evolve.job"
+
+
+def owner_id(pid: int | None = None) -> str:
+    """``hostname:pid`` of the owning process (this one by default)."""
+    return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
+
+
+def labels_for(run: str, slot: int, job: str) -> dict[str, str]:
+    """The labels of a container started by this process."""
+    return {
+        LABEL: "1",
+        OWNER_LABEL: owner_id(),
+        RUN_LABEL: run,
+        SLOT_LABEL: str(slot),
+        JOB_LABEL: job,
+    }
+
+
+def _owner_alive(owner: str) -> bool:
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname():
+        return True  # another machine's daemon user: not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
+
+
+def _remove(container: Any) -> bool:
+    with contextlib.suppress(Exception):
+        container.remove(force=True)
+        return True
+    return False
+
+
+def reap_orphans(client: Any) -> int:
+    """Remove our containers whose owner process is gone, or that stopped; returns how many."""
+    removed = 0
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
+        owner = container.labels.get(OWNER_LABEL, "")
+        if container.status != "running" or not _owner_alive(owner):
+            removed += _remove(container)
+    if removed:
+        log.info("docker sandbox: removed %d container(s) left behind", removed)
+    return removed
+
+
+def remove_owned(client: Any, owner: str | None = None) -> int:
+    """Remove every container of ``owner`` (this process by default)."""
+    owner = owner or owner_id()
+    filters = {"label": [f"{LABEL}=1", f"{OWNER_LABEL}={owner}"]}
+    return sum(_remove(c) for c in client.containers.list(all=True, filters=filters))
