@@ -18,6 +18,7 @@ from evolve.runner import RunOptions, RunOutcome, make_sandbox, resume_run, star
 from evolve.store import StoreError
 from evolve.strict import ConfigError
 from evolve.summary import format_summary, run_summary
+from sandboxes.docker.image import ImageError
 
 __all__ = ["main"]
 
@@ -130,7 +131,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     problem = load_problem(args.problem)
     path = Path(args.program) if args.program else problem.initial_path
     code = path.read_text(encoding="utf-8")
-    sandbox = make_sandbox(args.sandbox)
+    sandbox = make_sandbox(
+        args.sandbox or problem.spec.sandbox.kind, image=problem.spec.sandbox.image, concurrency=1
+    )
     try:
         result = sandbox.run(problem.make_job("eval", code))
     finally:
@@ -189,7 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("problem", help="problem folder (problem.toml or OpenEvolve layout)")
     run.add_argument("--out", default=None, help="run directory (default runs/<problem>-<time>)")
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    run.add_argument("--sandbox", choices=["process"], default="process")
+    run.add_argument(
+        "--sandbox",
+        choices=["process", "docker"],
+        default=None,
+        help="where candidates run (default: the problem's [sandbox] kind, else process)",
+    )
     run.add_argument(
         "--model",
         default="offline",
@@ -239,7 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="score one program once (test a scorer)")
     ev.add_argument("problem")
     ev.add_argument("--program", default=None, help="program file (default: the seed)")
-    ev.add_argument("--sandbox", choices=["process"], default="process")
+    ev.add_argument(
+        "--sandbox",
+        choices=["process", "docker"],
+        default=None,
+        help="where the program runs (default: the problem's [sandbox] kind)",
+    )
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
     ev.set_defaults(func=cmd_eval)
 
@@ -266,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         return args.func(args)
-    except (ConfigError, StoreError, SeedFailed, ValueError, FileNotFoundError) as exc:
+    except (ConfigError, StoreError, SeedFailed, ValueError, FileNotFoundError, ImageError) as exc:
         print(f"evolve: error: {exc}", file=sys.stderr)
         return 2
 

@@ -28,7 +28,7 @@ from sandboxes.job import Sandbox
 
 __all__ = ["RunOptions", "RunOutcome", "make_sandbox", "resume_run", "start_run"]
 
-SandboxKind = Literal["process"]
+SandboxKind = Literal["process", "docker"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class RunOptions:
     """Settings of a run; saved in run.json so a resume uses the same ones."""
 
     seed: int = 0
-    sandbox: SandboxKind = "process"
+    sandbox: SandboxKind | None = None  # None: the problem's [sandbox] kind
     concurrency: int = 2
     deterministic: bool = False  # ordered schedule: same seed, same lineage
     mutation: MutationSettings = field(default_factory=MutationSettings)
@@ -50,13 +50,30 @@ class RunOutcome:
     best: Program | None
 
 
-def make_sandbox(kind: str) -> Sandbox:
-    """The sandbox backend named ``kind``."""
+def make_sandbox(
+    kind: str,
+    image: str | None = None,
+    concurrency: int = 2,
+    run_label: str = "",
+    gpu_ids: list[str] | None = None,
+) -> Sandbox:
+    """The sandbox backend named ``kind``.
+
+    ``image`` (docker: a problem's ``[sandbox] image``), ``concurrency`` (docker:
+    warm containers), ``run_label`` (docker: container label naming the run) and
+    ``gpu_ids`` (the devices this worker was given) matter to Docker only.
+    """
     if kind == "process":
         from sandboxes.process import ProcessSandbox
 
         return ProcessSandbox()
-    raise ValueError(f"unknown sandbox '{kind}'; available: process")
+    if kind == "docker":
+        from sandboxes.docker.sandbox import DockerSandbox
+
+        return DockerSandbox(
+            image=image, max_containers=concurrency, run_label=run_label, gpu_ids=gpu_ids
+        )
+    raise ValueError(f"unknown sandbox '{kind}'; available: process, docker")
 
 
 def start_run(
@@ -68,18 +85,26 @@ def start_run(
 ) -> RunOutcome:
     """Create ``out``, score the seed, and evolve until ``limits``."""
     problem = load_problem(problem_path)
+    if options.sandbox is None:
+        options = dataclasses.replace(options, sandbox=problem.spec.sandbox.kind)
     settings = {"problem": problem.name, "problem_source": str(problem.root), **asdict(options)}
     # Build the proposer before creating the run directory: a missing API key
     # or a bad [llm] table must not leave an empty run behind.
     proposer = build_proposer(options.mutation, problem, Path(out))
     preflight(options.mutation)
-    store = RunStore.create(out, settings, problem.root)
+    # Likewise a sandbox that cannot start (no Docker daemon, a missing image).
+    sandbox = _sandbox_for(problem, options, limits, Path(out))
+    try:
+        store = RunStore.create(out, settings, problem.root)
+    except BaseException:
+        sandbox.close()
+        raise
     problem = load_problem(store.problem_dir)
     # The database keeps metadata only; programs come back from the store.
     database = PopulationDatabase(
         problem.spec.database, seed=options.seed, program_lookup=store.get_program
     )
-    return _drive(problem, store, database, proposer, options, limits, None, on_progress)
+    return _drive(problem, store, database, proposer, options, limits, None, on_progress, sandbox)
 
 
 def resume_run(
@@ -111,7 +136,21 @@ def resume_run(
     proposer = build_proposer(options.mutation, problem, store.root)
     preflight(options.mutation)
     proposer.restore(checkpoint.get("proposer", {}))
-    return _drive(problem, store, database, proposer, options, limits, progress, on_progress)
+    sandbox = _sandbox_for(problem, options, limits, store.root)
+    return _drive(
+        problem, store, database, proposer, options, limits, progress, on_progress, sandbox
+    )
+
+
+def _sandbox_for(
+    problem: Problem, options: RunOptions, limits: RunLimits, run_dir: Path
+) -> Sandbox:
+    return make_sandbox(
+        options.sandbox or problem.spec.sandbox.kind,
+        image=problem.spec.sandbox.image,
+        concurrency=limits.concurrency,
+        run_label=Path(run_dir).name,
+    )
 
 
 def _drive(
@@ -123,9 +162,10 @@ def _drive(
     limits: RunLimits,
     progress: Progress | None,
     on_progress: Callable[[Progress], None] | None,
+    sandbox: Sandbox,
 ) -> RunOutcome:
     limits = dataclasses.replace(limits, ordered=options.deterministic)
-    executor = LocalExecutor(make_sandbox(options.sandbox), max_workers=limits.concurrency)
+    executor = LocalExecutor(sandbox, max_workers=limits.concurrency)
     controller = Controller(
         problem, store, database, proposer, executor, options.seed, progress, on_progress
     )
