@@ -29,6 +29,7 @@ from dataclasses import asdict
 from typing import Any
 
 from evaluators import contract
+from sandboxes._files import unsafe_names
 from sandboxes._forkserver import ForkServer
 from sandboxes._uids import UidPool
 from sandboxes.docker import reaper
@@ -66,6 +67,7 @@ class DockerSandbox:
         run_label: str = "",
         gpu_ids: list[str] | None = None,
         client: Any = None,
+        grace_s: float = _GRACE_S,
     ) -> None:
         from sandboxes.docker.image import docker_client, resolve_image
 
@@ -80,6 +82,7 @@ class DockerSandbox:
         self.max_uses = 1 if cold else max(1, max_uses)
         self.cold = cold
         self._run_label = run_label
+        self._grace_s = grace_s
         self._gpu_ids = None if gpu_ids is None else [str(g) for g in gpu_ids]
         self._uids = UidPool(61000, 256)
         self._cond = threading.Condition()
@@ -178,8 +181,6 @@ class DockerSandbox:
 
     def run(self, job: EvalJob) -> EvalResult:
         """Score ``job``; never raises for anything the candidate or scorer does."""
-        from sandboxes._files import unsafe_names
-
         if self._closed:
             return error_result("the docker sandbox is closed")
         problem = unsafe_names(job.program_name, job.scorer, job.files)
@@ -187,19 +188,28 @@ class DockerSandbox:
             return error_result(problem)
         try:
             settings = self._settings(job)
-            container = self._acquire(settings, job)
         except Exception as exc:
-            log.exception("docker sandbox could not start a container for %s", job.program_id)
-            return error_result(f"the docker sandbox could not start a container: {exc}")
-        healthy = False
-        try:
-            result, healthy = self._run_in(container, job)
-            return result
-        except Exception as exc:
-            log.exception("docker sandbox failed on %s", job.program_id)
-            return error_result(f"the docker sandbox failed: {type(exc).__name__}: {exc}")
-        finally:
-            self._release(container, healthy)
+            return error_result(str(exc))
+        for attempt in range(2):
+            try:
+                container = self._acquire(settings, job)
+            except Exception as exc:
+                log.exception("docker sandbox could not start a container for %s", job.program_id)
+                return error_result(f"the docker sandbox could not start a container: {exc}")
+            healthy = False
+            try:
+                result, healthy = self._run_in(container, job)
+                return result
+            except ContainerError as exc:
+                # The job never reached a server (it had died idle): try a fresh container once.
+                if attempt:
+                    return error_result(f"the docker sandbox failed: {exc}")
+            except Exception as exc:
+                log.exception("docker sandbox failed on %s", job.program_id)
+                return error_result(f"the docker sandbox failed: {type(exc).__name__}: {exc}")
+            finally:
+                self._release(container, healthy)
+        raise AssertionError("unreachable")
 
     def _spec(self, container: WarmContainer, name: str, job: EvalJob) -> dict[str, Any]:
         limits = job.limits
@@ -242,7 +252,7 @@ class DockerSandbox:
         files = {**job.files, job.program_name: job.code.encode("utf-8")}
         name = container.prepare(files)
         oom_before = container.oom_kills()
-        outer = job.limits.timeout_s * 1.5 + _GRACE_S
+        outer = job.limits.timeout_s * 1.5 + self._grace_s
         started = time.monotonic()
         try:
             sock = container.submit(json.dumps(self._spec(container, name, job)).encode())
