@@ -101,6 +101,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         deterministic=args.deterministic,
         mutation=settings_for(config, args.record, args.replay),
+        executor=args.executor or "local",
+        ray_address=args.ray_address,
     )
     printer = ProgressPrinter(sys.stderr)
     try:
@@ -114,7 +116,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     printer = ProgressPrinter(sys.stderr)
     try:
-        outcome = resume_run(Path(args.run_dir), _limits(args), printer)
+        outcome = resume_run(
+            Path(args.run_dir),
+            _limits(args),
+            printer,
+            executor=args.executor,
+            ray_address=args.ray_address,
+        )
     finally:
         printer.close()
     _report(outcome)
@@ -178,6 +186,17 @@ def _add_limit_args(parser: argparse.ArgumentParser, iterations_default: int) ->
     parser.add_argument("--max-time", type=float, default=None, help="stop after this many seconds")
     parser.add_argument(
         "--target", type=float, default=None, help="stop once the best score reaches this"
+    )
+    parser.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default=None,
+        help="where evaluations run: local threads (default) or Ray tasks across a cluster",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        help="join this Ray cluster ('auto' or HOST:PORT); default: start a local Ray instance",
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from evolve.database import PopulationDatabase, Sample, normalized_code_hash
 from evolve.edits import EditError
-from evolve.executors.local import LocalExecutor
+from evolve.executors import Executor
 from evolve.llm import BudgetExhausted, apply_proposal
 from evolve.mutation import MutationError
 from evolve.problem import Problem
@@ -59,7 +59,7 @@ class Controller:
         store: RunStore,
         database: PopulationDatabase,
         proposer: Proposer,
-        executor: LocalExecutor,
+        executor: Executor,
         seed: int,
         progress: Progress | None = None,
         on_progress: Callable[[Progress], None] | None = None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import signal
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -18,7 +19,7 @@ from typing import Any, Literal
 
 from evolve.controller import Controller, Progress, RunLimits
 from evolve.database import PopulationDatabase
-from evolve.executors.local import LocalExecutor
+from evolve.executors import Executor, LocalExecutor
 from evolve.mutation_setup import MutationSettings, build_proposer, preflight
 from evolve.problem import Problem, load_problem
 from evolve.proposer import Proposer
@@ -29,6 +30,7 @@ from sandboxes.job import Sandbox
 __all__ = ["RunOptions", "RunOutcome", "make_sandbox", "resume_run", "start_run"]
 
 SandboxKind = Literal["process", "docker"]
+ExecutorKind = Literal["local", "ray"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class RunOptions:
 
     seed: int = 0
     sandbox: SandboxKind | None = None  # None: the problem's [sandbox] kind
+    executor: ExecutorKind = "local"  # "ray": evaluations as Ray tasks (see executors/ray.py)
+    ray_address: str | None = None  # None: start a local Ray instance; "auto" or HOST:PORT
     concurrency: int = 2
     deterministic: bool = False  # ordered schedule: same seed, same lineage
     mutation: MutationSettings = field(default_factory=MutationSettings)
@@ -92,27 +96,33 @@ def start_run(
     # or a bad [llm] table must not leave an empty run behind.
     proposer = build_proposer(options.mutation, problem, Path(out))
     preflight(options.mutation)
-    # Likewise a sandbox that cannot start (no Docker daemon, a missing image).
-    sandbox = _sandbox_for(problem, options, limits, Path(out))
+    # Likewise a sandbox or cluster that cannot start (no Docker daemon, no Ray).
+    executor = _executor_for(problem, options, limits, Path(out))
     try:
         store = RunStore.create(out, settings, problem.root)
     except BaseException:
-        sandbox.close()
+        executor.shutdown()
         raise
     problem = load_problem(store.problem_dir)
     # The database keeps metadata only; programs come back from the store.
     database = PopulationDatabase(
         problem.spec.database, seed=options.seed, program_lookup=store.get_program
     )
-    return _drive(problem, store, database, proposer, options, limits, None, on_progress, sandbox)
+    return _drive(problem, store, database, proposer, options, limits, None, on_progress, executor)
 
 
 def resume_run(
     run_dir: Path,
     limits: RunLimits,
     on_progress: Callable[[Progress], None] | None = None,
+    executor: ExecutorKind | None = None,
+    ray_address: str | None = None,
 ) -> RunOutcome:
-    """Continue ``run_dir`` with the same islands, counters and seeds."""
+    """Continue ``run_dir`` with the same islands, counters and seeds.
+
+    ``executor``/``ray_address`` override the run's own (a preempted cluster
+    run resumes on whatever cluster is up now); by default the run's are used.
+    """
     store = RunStore.open(run_dir, repair=True)
     checkpoint = store.load_checkpoint()
     if checkpoint is None:
@@ -127,6 +137,8 @@ def resume_run(
         concurrency=limits.concurrency,
         deterministic=settings["deterministic"],
         mutation=MutationSettings(**settings["mutation"]),
+        executor=executor or settings.get("executor", "local"),
+        ray_address=ray_address or settings.get("ray_address"),
     )
     problem = load_problem(store.problem_dir)
     database = PopulationDatabase.restore(
@@ -136,21 +148,33 @@ def resume_run(
     proposer = build_proposer(options.mutation, problem, store.root)
     preflight(options.mutation)
     proposer.restore(checkpoint.get("proposer", {}))
-    sandbox = _sandbox_for(problem, options, limits, store.root)
+    executor = _executor_for(problem, options, limits, store.root)
     return _drive(
-        problem, store, database, proposer, options, limits, progress, on_progress, sandbox
+        problem, store, database, proposer, options, limits, progress, on_progress, executor
     )
 
 
-def _sandbox_for(
+def _executor_for(
     problem: Problem, options: RunOptions, limits: RunLimits, run_dir: Path
-) -> Sandbox:
-    return make_sandbox(
-        options.sandbox or problem.spec.sandbox.kind,
+) -> Executor:
+    """The executor of a run, started now so a broken setup fails before any work."""
+    kind = options.sandbox or problem.spec.sandbox.kind
+    if options.executor == "ray":
+        from evolve.executors.ray import RayExecutor, connect
+
+        owns = connect(options.ray_address, num_cpus=os.cpu_count())
+        return RayExecutor(
+            kind, limits.concurrency, image=problem.spec.sandbox.image, owns_ray=owns
+        )
+    if options.executor != "local":
+        raise ValueError(f"unknown executor '{options.executor}'; available: local, ray")
+    sandbox = make_sandbox(
+        kind,
         image=problem.spec.sandbox.image,
         concurrency=limits.concurrency,
         run_label=Path(run_dir).name,
     )
+    return LocalExecutor(sandbox, max_workers=limits.concurrency)
 
 
 def _drive(
@@ -162,10 +186,9 @@ def _drive(
     limits: RunLimits,
     progress: Progress | None,
     on_progress: Callable[[Progress], None] | None,
-    sandbox: Sandbox,
+    executor: Executor,
 ) -> RunOutcome:
     limits = dataclasses.replace(limits, ordered=options.deterministic)
-    executor = LocalExecutor(sandbox, max_workers=limits.concurrency)
     controller = Controller(
         problem, store, database, proposer, executor, options.seed, progress, on_progress
     )

@@ -1,0 +1,169 @@
+"""Run evaluations as Ray tasks across a cluster, steady state, surviving lost nodes.
+
+The controller (database, LLM calls, run store) stays in the driver; a worker
+gets only the job (code, problem files, limits) and returns only the result.
+Each job is a Ray task with the resources problem.toml asks for
+(``resources.cpus`` -> ``num_cpus``, ``gpus`` -> ``num_gpus``, ``memory_mb`` ->
+``memory``) plus one unit of the ``evolve_slots`` custom resource when the
+cluster defines it (``ray start --resources '{"evolve_slots": 4}'`` caps
+concurrent sandboxes per node).
+
+Results are collected with ``ray.wait`` in completion order by one waiter
+thread that resolves the futures the controller awaits; nothing waits in
+submission order.
+
+Faults: ``max_retries`` re-runs a task whose worker process or node died
+(system failures only: ``retry_exceptions`` is off, and a candidate's crash,
+timeout or OOM is an ordinary result, never an exception). A retried job
+delivers one result, so the run counts each evaluation once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from evolve.executors.ray_worker import WorkerReply, evaluate_job
+from sandboxes.envelope import error_result
+from sandboxes.job import EvalJob, EvalResult
+
+__all__ = ["SLOT_RESOURCE", "RayExecutor", "connect"]
+
+log = logging.getLogger(__name__)
+
+SLOT_RESOURCE = "evolve_slots"
+_SYSTEM_RETRIES = 5
+
+
+def connect(address: str | None, num_cpus: int | None = None) -> bool:
+    """Join the cluster at ``address`` (``auto`` or ``HOST:PORT``), or start a local
+    Ray instance with ``num_cpus`` and no dashboard. True if this call started Ray."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if address:
+        ray.init(address=address, log_to_driver=False)
+        return False
+    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+    return True
+
+
+class RayExecutor:
+    """Up to ``max_workers`` jobs in flight on Ray; ``kind`` names the sandbox on workers.
+
+    ``worker`` is the function Ray runs per job (default
+    :func:`~evolve.executors.ray_worker.evaluate_job`); tests wrap it to count
+    attempts or to kill a worker mid-evaluation.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        max_workers: int,
+        image: str | None = None,
+        owns_ray: bool = False,
+        worker: Callable[[str, str | None, EvalJob], WorkerReply] = evaluate_job,
+    ) -> None:
+        import ray
+
+        if max_workers < 1:
+            raise ValueError(f"max_workers must be >= 1, got {max_workers}")
+        if not ray.is_initialized():
+            raise RuntimeError(
+                "RayExecutor needs ray.init() first (see evolve.executors.ray.connect)"
+            )
+        self.kind = kind
+        self.image = image
+        self.max_workers = max_workers
+        self.nodes: Counter[str] = Counter()  # node id -> evaluations it returned
+        self._owns_ray = owns_ray
+        self._remote = ray.remote(worker)
+        self._slots = SLOT_RESOURCE in ray.cluster_resources()
+        self._lock = threading.Lock()
+        self._pending: dict[Any, Future[EvalResult]] = {}
+        self._wake = threading.Event()
+        self._closed = False
+        self._waiter = threading.Thread(target=self._wait_loop, name="evolve-ray-wait", daemon=True)
+        self._waiter.start()
+
+    def options(self, job: EvalJob) -> dict[str, Any]:
+        """The Ray task options for ``job``: its resources and the retry policy."""
+        limits = job.limits
+        options: dict[str, Any] = {
+            "num_cpus": limits.cpus,
+            "num_gpus": limits.gpus,
+            "memory": int(limits.memory_mb) << 20,
+            "max_retries": _SYSTEM_RETRIES,
+            "retry_exceptions": False,
+        }
+        if self._slots:
+            options["resources"] = {SLOT_RESOURCE: 1}
+        return options
+
+    def submit(self, job: EvalJob) -> Future[EvalResult]:
+        future: Future[EvalResult] = Future()
+        if self._closed:
+            future.set_exception(RuntimeError("the Ray executor is shut down"))
+            return future
+        ref = self._remote.options(**self.options(job)).remote(self.kind, self.image, job)
+        with self._lock:
+            self._pending[ref] = future
+        self._wake.set()
+        return future
+
+    def _wait_loop(self) -> None:
+        import ray
+
+        while not self._closed:
+            with self._lock:
+                refs = list(self._pending)
+            if not refs:
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            try:
+                ready, _ = ray.wait(refs, num_returns=1, timeout=0.2, fetch_local=True)
+            except Exception:  # Ray is shutting down
+                if self._closed:
+                    return
+                raise
+            for ref in ready:
+                with self._lock:
+                    future = self._pending.pop(ref)
+                self._resolve(ref, future)
+
+    def _resolve(self, ref: Any, future: Future[EvalResult]) -> None:
+        import ray
+
+        try:
+            result, node = ray.get(ref)
+        except Exception as exc:  # retries used up: a system failure, not the candidate's
+            log.warning("ray evaluation failed after %d retries: %s", _SYSTEM_RETRIES, exc)
+            reason = f"the cluster could not run this evaluation ({type(exc).__name__}: {exc})"
+            future.set_result(error_result(reason))
+            return
+        with self._lock:
+            self.nodes[node] += 1
+        future.set_result(result)
+
+    def shutdown(self) -> None:
+        """Stop taking jobs, cancel those in flight, and stop Ray if we started it."""
+        import ray
+
+        self._closed = True
+        self._wake.set()
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for ref, future in pending.items():
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
+            future.cancel()
+        self._waiter.join(timeout=5)
+        if self._owns_ray:
+            ray.shutdown()

@@ -1,0 +1,56 @@
+"""What runs on a Ray worker: score one job in a warm sandbox kept by the worker process.
+
+Ray reuses worker processes for tasks of the same function, so a module-level
+cache gives each worker one warm sandbox (a fork server, or a Docker client and
+its container pool) without the pinning of an actor: a task can still run on
+any node that has the resources, and a task whose node dies is simply retried
+elsewhere by Ray. Containers a killed worker leaves behind are removed by the
+next Docker sandbox started on that node (its reaper finds them by label).
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from typing import Any
+
+from sandboxes.job import EvalJob, EvalResult, Sandbox
+
+__all__ = ["WorkerReply", "evaluate_job"]
+
+_lock = threading.Lock()
+_sandboxes: dict[tuple[Any, ...], Sandbox] = {}
+
+
+def _close_all() -> None:
+    for box in list(_sandboxes.values()):
+        box.close()
+    _sandboxes.clear()
+
+
+atexit.register(_close_all)
+
+
+def _sandbox(kind: str, image: str | None, gpu_ids: tuple[str, ...]) -> Sandbox:
+    from evolve.runner import make_sandbox
+
+    key = (kind, image, gpu_ids)
+    with _lock:
+        box = _sandboxes.get(key)
+        if box is None:
+            box = make_sandbox(kind, image=image, concurrency=1, gpu_ids=list(gpu_ids) or None)
+            _sandboxes[key] = box
+        return box
+
+
+WorkerReply = tuple[EvalResult, str]  # the result, and the id of the node that ran it
+
+
+def evaluate_job(kind: str, image: str | None, job: EvalJob) -> WorkerReply:
+    """Score ``job`` on this worker; the node id comes back for scheduling checks."""
+    import ray
+
+    context = ray.get_runtime_context()
+    gpu_ids = tuple(str(g) for g in ray.get_gpu_ids()) if job.limits.gpus else ()
+    result = _sandbox(kind, image, gpu_ids).run(job)
+    return result, context.get_node_id()

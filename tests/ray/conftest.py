@@ -1,0 +1,43 @@
+"""One simulated Ray cluster for the whole session: a head and two workers.
+
+Node "gpu" advertises one (fake) GPU and the custom resource ``gpu_node``;
+node "cpu" has CPUs only. The head has no CPUs, so every job runs on a worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+
+@dataclass
+class SimCluster:
+    cluster: Any
+    gpu_node: Any
+    cpu_node: Any
+
+    def node_id(self, node: Any) -> str:
+        return node.node_id
+
+
+@pytest.fixture(scope="session")
+def sim_cluster() -> Iterator[SimCluster]:
+    import ray
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 0, "include_dashboard": False},
+    )
+    gpu_node = cluster.add_node(num_cpus=2, num_gpus=1, resources={"gpu_node": 1})
+    cpu_node = cluster.add_node(num_cpus=2)
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, log_to_driver=False)
+    try:
+        yield SimCluster(cluster, gpu_node, cpu_node)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
