@@ -167,3 +167,9 @@ class RayExecutor:
         self._waiter.join(timeout=5)
         if self._owns_ray:
             ray.shutdown()
+            if self.kind == "docker":  # our workers are gone: remove what they left
+                from sandboxes.docker.image import docker_client
+                from sandboxes.docker.reaper import reap_orphans
+
+                with contextlib.suppress(Exception):
+                    reap_orphans(docker_client())

@@ -41,3 +41,9 @@ def sim_cluster() -> Iterator[SimCluster]:
     finally:
         ray.shutdown()
         cluster.shutdown()
+        # Worker processes die with the cluster and cannot clean up; their Docker
+        # containers are found by label (owner pid gone) and removed.
+        from sandboxes.docker.image import docker_client
+        from sandboxes.docker.reaper import reap_orphans
+
+        reap_orphans(docker_client())

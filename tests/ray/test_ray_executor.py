@@ -151,3 +151,15 @@ def test_a_run_survives_losing_a_node_with_exact_counts(
     assert len(iterations) == len(set(iterations))
     known = set(ids)
     assert all(set(r["parent_ids"]) <= known for r in rows)
+
+
+def test_docker_sandboxes_on_ray_workers(sim_cluster: SimCluster) -> None:
+    executor = RayExecutor("docker", max_workers=2)
+    try:
+        futures = [executor.submit(job()) for _ in range(4)]
+        results = [f.result(timeout=300) for f in futures]
+    finally:
+        executor.shutdown()
+    assert all(r.status == Status.OK and r.metrics == {"score": 2.0} for r in results), [
+        r.reason for r in results
+    ]
