@@ -38,6 +38,7 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from evaluators import _channel, _linux, _procs
@@ -80,7 +81,7 @@ class CandidateResultError(CandidateError):
 
 def call_candidate(
     program_path: str | os.PathLike[str],
-    function: str,
+    function: str | Callable[..., Any],
     args: tuple[Any, ...] | list[Any] = (),
     kwargs: dict[str, Any] | None = None,
     *,
@@ -91,6 +92,14 @@ def call_candidate(
 
     ``args``/``kwargs`` reach the child by fork, so any Python object works;
     only the return value is serialised. Raises a ``CandidateError`` subclass.
+
+    ``function`` may also be a callable of the scorer's own, a *driver*: the
+    child then loads the candidate and calls ``function(module, *args,
+    **kwargs)``. That is for scorers that call the candidate many times (an
+    online heuristic's priority function over thousands of items) without a
+    process per call. The driver shares the child with the candidate, so the
+    scorer should check what it returns (e.g. replay the decisions) rather than
+    trust it.
     """
     path = os.fspath(program_path)
     read_fd, write_fd = os.pipe()
@@ -103,14 +112,18 @@ def call_candidate(
     os.close(write_fd)
     status = 0
     try:
-        data = _collect(pid, read_fd, function, timeout_s, max_result_bytes)
+        data = _collect(pid, read_fd, _name(function), timeout_s, max_result_bytes)
     finally:
         os.close(read_fd)
         with contextlib.suppress(OSError):  # stragglers in the child's group
             os.killpg(pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
             _, status = os.waitpid(pid, 0)
-    return _decode(data, status, path, function)
+    return _decode(data, status, path, _name(function))
+
+
+def _name(function: str | Callable[..., Any]) -> str:
+    return function if isinstance(function, str) else getattr(function, "__name__", "driver")
 
 
 def _collect(pid: int, fd: int, function: str, timeout_s: float, limit: int) -> bytes:
@@ -200,7 +213,12 @@ def _jsonable(value: Any) -> Any:
 
 
 def _child(
-    fd: int, path: str, function: str, args: tuple[Any, ...], kwargs: dict[str, Any], limit: int
+    fd: int,
+    path: str,
+    function: str | Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    limit: int,
 ) -> None:
     """Child side: isolate, load the candidate, call it, send one JSON message, _exit."""
     reserve = bytearray(1 << 18)  # freed on MemoryError so the report can be built
@@ -230,7 +248,11 @@ def _child(
 
 
 def _run(
-    path: str, function: str, args: tuple[Any, ...], kwargs: dict[str, Any], limit: int
+    path: str,
+    function: str | Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    limit: int,
 ) -> str:
     try:
         spec = importlib.util.spec_from_file_location("__candidate__", path)
@@ -239,12 +261,15 @@ def _run(
         module = importlib.util.module_from_spec(spec)
         sys.modules["__candidate__"] = module
         spec.loader.exec_module(module)
-        target = getattr(module, function, None)
-        if not callable(target):
-            name = os.path.basename(path)
-            message = f"{name} defines no function {function}(); the scorer calls it"
-            return json.dumps({"error": {"kind": "missing", "message": message}})
-        value = target(*args, **kwargs)
+        if callable(function):
+            value = function(module, *args, **kwargs)
+        else:
+            target = getattr(module, function, None)
+            if not callable(target):
+                name = os.path.basename(path)
+                message = f"{name} defines no function {function}(); the scorer calls it"
+                return json.dumps({"error": {"kind": "missing", "message": message}})
+            value = target(*args, **kwargs)
         try:
             text = json.dumps({"value": value}, default=_jsonable, allow_nan=True)
         except (TypeError, ValueError, RecursionError) as exc:

@@ -179,3 +179,19 @@ def test_child_closes_the_result_channel_before_candidate_code(tmp_path: Path) -
 def test_all_failures_share_the_candidate_error_base() -> None:
     for cls in (CandidateTimeout, CandidateCrashed, CandidateOutOfMemory, CandidateResultError):
         assert issubclass(cls, CandidateError)
+
+
+def _sum_of_squares(module, n):
+    """A scorer-side driver: calls the candidate's function many times in the child."""
+    return sum(module.square(i) for i in range(n))
+
+
+def test_a_scorer_driver_calls_the_candidate_in_the_child(tmp_path: Path) -> None:
+    path = program(tmp_path, "import os\ndef square(x):\n    return x * x\n")
+    assert call_candidate(path, _sum_of_squares, args=(100,)) == sum(i * i for i in range(100))
+
+
+def test_a_driver_failure_names_the_driver(tmp_path: Path) -> None:
+    path = program(tmp_path, "def square(x):\n    raise ValueError('no')\n")
+    with pytest.raises(CandidateCrashed, match="_sum_of_squares"):
+        call_candidate(path, _sum_of_squares, args=(3,))
