@@ -173,6 +173,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0 if scored.status == "ok" else 1
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from evolve.report import write_report
+
+    out = Path(args.out) if args.out else Path(args.run_dir) / "report.html"
+    print(f"report: {write_report(args.run_dir, out)}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from evolve.export import export_program
+
+    print(f"wrote {export_program(args.run_dir, args.id, args.out)}")
+    return 0
+
+
 def _add_limit_args(parser: argparse.ArgumentParser, iterations_default: int) -> None:
     parser.add_argument(
         "--iterations",
@@ -282,6 +297,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mutator_server.add_arguments(serve)
     serve.set_defaults(func=mutator_server.run)
+
+    report = sub.add_parser("report", help="write a self-contained HTML report of a run")
+    report.add_argument("run_dir")
+    report.add_argument("-o", "--out", default=None, help="HTML file (default RUN_DIR/report.html)")
+    report.set_defaults(func=cmd_report)
+
+    export = sub.add_parser("export", help="write a program of a run (default: the best) to a file")
+    export.add_argument("run_dir")
+    which = export.add_mutually_exclusive_group()
+    which.add_argument("--best", action="store_true", help="the best program (the default)")
+    which.add_argument("--id", default=None, help="this program id instead")
+    export.add_argument("-o", "--out", default=None, help="file (default RUN_DIR/best_<id>.py)")
+    export.set_defaults(func=cmd_export)
 
     sandbox = sub.add_parser("sandbox", help="build the Docker sandbox image")
     sandbox_cli.add_arguments(sandbox)
