@@ -55,8 +55,10 @@ def lineage_layout(
     sampled = len(ids) > max_nodes
     if sampled:
         keep = set(run.path_to_best())
-        step = max(1, len(ids) // max(1, max_nodes - len(keep)))
-        keep.update(ids[::step])
+        rest = [i for i in ids if i not in keep]
+        room = max(0, max_nodes - len(keep))
+        picks = np.linspace(0, len(rest) - 1, num=min(room, len(rest))).round().astype(int)
+        keep.update(rest[k] for k in picks)
         ids = [i for i in ids if i in keep]
     gen = programs.loc[ids, "generation"].fillna(0).to_numpy()
     positions: dict[str, tuple[float, float]] = {}
