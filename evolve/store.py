@@ -21,6 +21,7 @@ database state always agree and nothing is duplicated on resume.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -34,6 +35,8 @@ import pyarrow.parquet as pq
 from evolve.records import Program, Status
 
 __all__ = ["RunStore", "StoreError"]
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 TABLES = ("programs", "code", "events", "llm_calls")
@@ -213,12 +216,36 @@ class RunStore:
         committed = (checkpoint or {}).get("segments", dict.fromkeys(TABLES, 0))
         for table in TABLES:
             store._segments[table] = int(committed.get(table, 0))
-            if not repair:
-                continue
-            for path in store._segment_paths(table, committed_only=False):
-                if int(path.stem.split("-")[1]) > store._segments[table]:
-                    path.unlink()  # written after the last checkpoint: not part of the run
+        if repair:
+            store._repair()
         return store
+
+    def _repair(self) -> None:
+        """Remove what a crash left: half-written temp files and segments written
+        after the last checkpoint (their records were not part of the committed
+        state, so the resumed run redoes them). Committed segments must read back."""
+        for tmp in [*self.root.glob(".*.tmp"), *self.root.glob("*/.*.tmp")]:
+            log.warning("%s: removing a file torn by a crash (%s)", self.root, tmp.name)
+            tmp.unlink()
+        for table in TABLES:
+            for path in self._segment_paths(table, committed_only=False):
+                if int(path.stem.split("-")[1]) <= self._segments[table]:
+                    try:
+                        pq.read_metadata(path)
+                    except Exception as exc:
+                        raise StoreError(
+                            f"{path}: committed segment is unreadable ({exc}); it was fsynced "
+                            "before the checkpoint named it, so the storage lost it: restore "
+                            "the run directory from a backup"
+                        ) from exc
+                    continue
+                try:
+                    rows = pq.read_metadata(path).num_rows
+                    what = f"{rows} record(s) written after the last checkpoint"
+                except Exception:
+                    what = "a torn segment"
+                log.warning("%s: dropping %s (%s); the run redoes them", self.root, what, path.name)
+                path.unlink()
 
     @property
     def settings(self) -> dict[str, Any]:
