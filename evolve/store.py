@@ -25,7 +25,6 @@ import logging
 import os
 import shutil
 import time
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from evolve.records import Program, Status
+from evolve.store_lookup import ProgramLookup
 
 __all__ = ["RunStore", "StoreError"]
 
@@ -98,6 +98,18 @@ SCHEMAS = {
 }
 
 
+COMPACT_AT = 64  # loose segments of a table that trigger a merge into one file
+
+
+def _number_of(path: Path) -> int:
+    return int(path.stem.split("-")[1])
+
+
+def _range_of(path: Path) -> tuple[int, int]:
+    _, first, last = path.stem.split("-")
+    return int(first), int(last)
+
+
 class StoreError(RuntimeError):
     """The run directory is missing, foreign or damaged."""
 
@@ -144,7 +156,7 @@ def _program_row(p: Program) -> dict[str, Any]:
     }
 
 
-def _row_program(row: dict[str, Any], code: str) -> Program:
+def row_program(row: dict[str, Any], code: str) -> Program:
     return Program(
         id=row["id"],
         code=code,
@@ -175,8 +187,10 @@ class RunStore:
         self.root = Path(root)
         self._pending: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES}
         self._segments: dict[str, int] = dict.fromkeys(TABLES, 0)
+        # Committed segment ranges merged into one file each (see _compact).
+        self._compacted: dict[str, list[tuple[int, int]]] = {t: [] for t in TABLES}
         self._known_code: set[str] | None = None
-        self._lookup = _ProgramLookup(self)
+        self._lookup = ProgramLookup(self)
 
     # -- creation and opening -------------------------------------------------
 
@@ -214,8 +228,10 @@ class RunStore:
         store = cls(root)
         checkpoint = store.load_checkpoint()
         committed = (checkpoint or {}).get("segments", dict.fromkeys(TABLES, 0))
+        compacted = (checkpoint or {}).get("compacted", {})
         for table in TABLES:
             store._segments[table] = int(committed.get(table, 0))
+            store._compacted[table] = [(int(a), int(b)) for a, b in compacted.get(table, [])]
         if repair:
             store._repair()
         return store
@@ -228,7 +244,17 @@ class RunStore:
             log.warning("%s: removing a file torn by a crash (%s)", self.root, tmp.name)
             tmp.unlink()
         for table in TABLES:
+            ranges = set(self._compacted[table])
+            for path in (self.root / table).glob("compact-*.parquet"):
+                if _range_of(path) not in ranges:  # a compaction the crash interrupted
+                    log.warning("%s: removing an unfinished compaction (%s)", self.root, path.name)
+                    path.unlink()
+            for path in sorted((self.root / table).glob("part-*.parquet")):
+                if self._covered(table, _number_of(path)):  # already merged; crash before delete
+                    path.unlink()
             for path in self._segment_paths(table, committed_only=False):
+                if path.name.startswith("compact-"):
+                    continue
                 if int(path.stem.split("-")[1]) <= self._segments[table]:
                     try:
                         pq.read_metadata(path)
@@ -287,8 +313,8 @@ class RunStore:
             if not rows:
                 continue
             n = self._segments[table] + 1
-            self._lookup.committed(table, n, rows)
             path = self.root / table / f"part-{n:06d}.parquet"
+            self._lookup.committed(table, path, rows)
             path.parent.mkdir(exist_ok=True)  # tables added by a later schema version
             tmp = path.with_name(f".{path.name}.tmp")
             pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMAS[table]), tmp)
@@ -297,9 +323,45 @@ class RunStore:
             os.replace(tmp, path)
             self._segments[table] = n
             rows.clear()
+        merged = [t for t in TABLES if self._compact(t)]
         _fsync_dir(self.root)
-        state = {"schema_version": SCHEMA_VERSION, "segments": dict(self._segments), **checkpoint}
+        state = {
+            "schema_version": SCHEMA_VERSION,
+            "segments": dict(self._segments),
+            "compacted": {t: [list(r) for r in self._compacted[t]] for t in TABLES},
+            **checkpoint,
+        }
         write_atomic(self.root / "checkpoint.json", json.dumps(state).encode())
+        for table in merged:  # the checkpoint now names the merged file instead
+            for path in (self.root / table).glob("part-*.parquet"):
+                if self._covered(table, _number_of(path)):
+                    path.unlink()
+            self._lookup.reindex()
+
+    def _loose(self, table: str) -> list[Path]:
+        return [p for p in self._segment_paths(table) if p.name.startswith("part-")]
+
+    def _covered(self, table: str, number: int) -> bool:
+        return any(a <= number <= b for a, b in self._compacted[table])
+
+    def _compact(self, table: str) -> bool:
+        """Merge the loose committed segments of ``table`` into one file once there
+        are ``COMPACT_AT`` of them, so file counts stay small. The merged file is
+        named by the range it covers; it takes effect with the next checkpoint
+        (a crash before that leaves it unnamed, and resume deletes it)."""
+        loose = self._loose(table)
+        if len(loose) < COMPACT_AT:
+            return False
+        first, last = _number_of(loose[0]), _number_of(loose[-1])
+        merged = pa.concat_tables([pq.read_table(p, schema=SCHEMAS[table]) for p in loose])
+        path = self.root / table / f"compact-{first:06d}-{last:06d}.parquet"
+        tmp = path.with_name(f".{path.name}.tmp")
+        pq.write_table(merged, tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        self._compacted[table].append((first, last))
+        return True
 
     # -- reading --------------------------------------------------------------
 
@@ -313,10 +375,19 @@ class RunStore:
             raise StoreError(f"{path}: unreadable checkpoint ({exc})") from exc
 
     def _segment_paths(self, table: str, committed_only: bool = True) -> list[Path]:
-        paths = sorted((self.root / table).glob("part-*.parquet"))
-        if committed_only:
-            paths = [p for p in paths if int(p.stem.split("-")[1]) <= self._segments[table]]
-        return paths
+        """The files holding ``table``, in record order: merged ranges and loose parts."""
+        ranges = self._compacted[table]
+        files: list[tuple[int, Path]] = [
+            (a, self.root / table / f"compact-{a:06d}-{b:06d}.parquet") for a, b in ranges
+        ]
+        for path in (self.root / table).glob("part-*.parquet"):
+            number = _number_of(path)
+            if self._covered(table, number):
+                continue
+            if committed_only and number > self._segments[table]:
+                continue
+            files.append((number, path))
+        return [path for _, path in sorted(files)]
 
     def read_table(self, table: str) -> pa.Table:
         """All committed rows of ``table`` (readable while the run is live)."""
@@ -330,8 +401,8 @@ class RunStore:
         database, which keeps only metadata in memory)."""
         return self._lookup.get(program_id)
 
-    def read_segment(self, table: str, number: int) -> pa.Table:
-        path = self.root / table / f"part-{number:06d}.parquet"
+    def read_segment(self, table: str, path: Path) -> pa.Table:
+        """One file of ``table`` (a loose part or a merged range)."""
         return pq.read_table(path, schema=SCHEMAS[table])
 
     def load_programs(self) -> dict[str, Program]:
@@ -339,7 +410,7 @@ class RunStore:
         a run itself reads programs one at a time with ``get_program``)."""
         codes = {row["code_hash"]: row["code"] for row in self.read_table("code").to_pylist()}
         return {
-            row["id"]: _row_program(row, codes[row["code_hash"]])
+            row["id"]: row_program(row, codes[row["code_hash"]])
             for row in self.read_table("programs").to_pylist()
         }
 
@@ -348,84 +419,3 @@ class RunStore:
         for row in rows:
             row["payload"] = json.loads(row["payload"])
         return rows
-
-
-class _ProgramLookup:
-    """id -> Program by random access into the Parquet segments.
-
-    Keeps an index (id -> segment, row; code hash -> segment, row), the
-    programs not yet committed, and small LRU caches of programs and segments:
-    selection returns the same strong parents again and again.
-    """
-
-    PROGRAM_CACHE = 4096
-    SEGMENT_CACHE = 64
-
-    def __init__(self, store: RunStore) -> None:
-        self.store = store
-        self._index: dict[str, dict[str, tuple[int, int]]] | None = None
-        self._pending: dict[str, Program] = {}
-        self._programs: OrderedDict[str, Program] = OrderedDict()
-        self._segments: OrderedDict[tuple[str, int], list[dict[str, Any]]] = OrderedDict()
-
-    def pending(self, program: Program) -> None:
-        self._pending[program.id] = program
-
-    def committed(self, table: str, number: int, rows: list[dict[str, Any]]) -> None:
-        """Rows of ``table`` are now segment ``number`` (called before it is written,
-        on the event-loop thread, so no reader sees a gap)."""
-        if table not in ("programs", "code"):
-            return
-        key = "id" if table == "programs" else "code_hash"
-        for i, row in enumerate(rows):
-            if self._index is not None:
-                self._index[table][row[key]] = (number, i)
-        if table == "programs":
-            for row in rows:
-                program = self._pending.pop(row["id"], None)
-                if program is not None:  # recently added: likely to be sampled soon
-                    self._remember(program)
-
-    def _build_index(self) -> dict[str, dict[str, tuple[int, int]]]:
-        index: dict[str, dict[str, tuple[int, int]]] = {"programs": {}, "code": {}}
-        for table, key in (("programs", "id"), ("code", "code_hash")):
-            for path in self.store._segment_paths(table):
-                number = int(path.stem.split("-")[1])
-                keys = pq.read_table(path, columns=[key]).column(key).to_pylist()
-                index[table].update((k, (number, i)) for i, k in enumerate(keys))
-        return index
-
-    def _row(self, table: str, key: str) -> dict[str, Any]:
-        if self._index is None:
-            self._index = self._build_index()
-        number, row = self._index[table][key]
-        cached = self._segments.get((table, number))
-        if cached is None:
-            cached = self.store.read_segment(table, number).to_pylist()
-            self._segments[(table, number)] = cached
-            if len(self._segments) > self.SEGMENT_CACHE:
-                self._segments.popitem(last=False)
-        else:
-            self._segments.move_to_end((table, number))
-        return cached[row]
-
-    def get(self, program_id: str) -> Program:
-        program = self._pending.get(program_id) or self._programs.get(program_id)
-        if program is not None:
-            return program
-        try:
-            row = self._row("programs", program_id)
-        except KeyError:
-            raise KeyError(
-                f"program {program_id} is not in the run store {self.store.root}"
-            ) from None
-        code = self._row("code", row["code_hash"])["code"]
-        program = _row_program(row, code)
-        self._remember(program)
-        return program
-
-    def _remember(self, program: Program) -> None:
-        self._programs[program.id] = program
-        self._programs.move_to_end(program.id)
-        if len(self._programs) > self.PROGRAM_CACHE:
-            self._programs.popitem(last=False)
