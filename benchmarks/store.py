@@ -2,7 +2,8 @@
 
 For each size, a fresh process writes N synthetic programs (realistic sizes:
 ~1.5 kB of code each, a few metrics, an event per 10 programs) through
-``RunStore.append_*`` with a commit every 32 records, as a run does, then opens
+``RunStore.append_*`` with a commit every 256 records, as a busy run does (a run
+commits every 256 records or every second, whichever comes first), then opens
 the run with ``evolve.Run.open`` and builds ``.lineage()`` and ``.programs``.
 Prints a markdown table; peak RSS is the process's own (ru_maxrss).
 
@@ -25,6 +26,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+COMMIT_EVERY = 256  # the controller commits every 256 records or every second
 
 CODE = "def priority(item, bins):\n" + "".join(
     f"    score_{i} = bins * {i}.5 - item  # a line of a typical evolved program\n"
@@ -63,7 +66,7 @@ def measure(n: int) -> dict:
             )
             if i % 10 == 0:
                 store.append_event("migration", i, {"from": i % 5, "to": (i + 1) % 5})
-            if i % 32 == 31:
+            if i % COMMIT_EVERY == COMMIT_EVERY - 1:
                 store.commit({"controller": {"evaluations": i}})
         store.commit({})
         append_s = time.perf_counter() - started

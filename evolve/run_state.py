@@ -26,7 +26,7 @@ class RunLimits:
     max_time_s: float | None = None
     target: float | None = None  # objective value (raw, direction-aware)
     commit_interval_s: float = 1.0
-    commit_every: int = 32
+    commit_every: int = 256  # records; the 1 s interval bounds what a kill -9 loses
     ordered: bool = False  # deterministic schedule (see Controller._run_ordered)
 
     def __post_init__(self) -> None:

@@ -308,6 +308,7 @@ class RunStore:
 
     def commit(self, checkpoint: dict[str, Any]) -> None:
         """Write pending records as new segments, then the checkpoint naming them."""
+        written: set[Path] = set()
         for table in TABLES:
             rows = self._pending[table]
             if not rows:
@@ -323,8 +324,10 @@ class RunStore:
             os.replace(tmp, path)
             self._segments[table] = n
             rows.clear()
+            written.add(path.parent)
         merged = [t for t in TABLES if self._compact(t)]
-        _fsync_dir(self.root)
+        for directory in written | {self.root / t for t in merged}:
+            _fsync_dir(directory)  # the renames above are durable before the checkpoint
         state = {
             "schema_version": SCHEMA_VERSION,
             "segments": dict(self._segments),
@@ -349,9 +352,10 @@ class RunStore:
         are ``COMPACT_AT`` of them, so file counts stay small. The merged file is
         named by the range it covers; it takes effect with the next checkpoint
         (a crash before that leaves it unnamed, and resume deletes it)."""
-        loose = self._loose(table)
-        if len(loose) < COMPACT_AT:
+        merged_up_to = max((b for _, b in self._compacted[table]), default=0)
+        if self._segments[table] - merged_up_to < COMPACT_AT:  # cheap: no directory scan
             return False
+        loose = self._loose(table)
         first, last = _number_of(loose[0]), _number_of(loose[-1])
         merged = pa.concat_tables([pq.read_table(p, schema=SCHEMAS[table]) for p in loose])
         path = self.root / table / f"compact-{first:06d}-{last:06d}.parquet"
