@@ -9,6 +9,7 @@ second: abandon in-flight work and save).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import os
 import signal
@@ -193,10 +194,21 @@ def _drive(
         problem, store, database, proposer, executor, options.seed, progress, on_progress
     )
     try:
-        seed_program = asyncio.run(_main(controller, limits, fresh=progress is None))
+        seed_program = _run_coroutine(_main(controller, limits, fresh=progress is None))
     finally:
         executor.shutdown()
     return RunOutcome(store.root, controller.progress, seed_program, database.best())
+
+
+def _run_coroutine(coroutine: Any) -> Any:
+    """``asyncio.run``, also from code that already runs an event loop (a Jupyter
+    cell): then the run gets its own loop on a helper thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="evolve-run") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 async def _main(controller: Controller, limits: RunLimits, fresh: bool) -> Program | None:
