@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from evolve.records import Program, Status
-from evolve.store_lookup import ProgramLookup
+from evolve.store_lookup import ROW_GROUP, ProgramLookup
 
 __all__ = ["RunStore", "StoreError"]
 
@@ -360,7 +360,7 @@ class RunStore:
         merged = pa.concat_tables([pq.read_table(p, schema=SCHEMAS[table]) for p in loose])
         path = self.root / table / f"compact-{first:06d}-{last:06d}.parquet"
         tmp = path.with_name(f".{path.name}.tmp")
-        pq.write_table(merged, tmp)
+        pq.write_table(merged, tmp, row_group_size=ROW_GROUP)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

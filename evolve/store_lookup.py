@@ -20,7 +20,9 @@ from evolve.records import Program
 if TYPE_CHECKING:
     from evolve.store import RunStore
 
-__all__ = ["ProgramLookup"]
+__all__ = ["ROW_GROUP", "ProgramLookup"]
+
+ROW_GROUP = 1024  # rows per Parquet row group in merged files (the unit of a lookup read)
 
 
 class ProgramLookup:
@@ -32,14 +34,14 @@ class ProgramLookup:
     """
 
     PROGRAM_CACHE = 4096
-    SEGMENT_CACHE = 64
+    SEGMENT_CACHE = 256  # row groups (or loose parts) kept
 
     def __init__(self, store: RunStore) -> None:
         self.store = store
         self._index: dict[str, dict[str, tuple[Path, int]]] | None = None
         self._pending: dict[str, Program] = {}
         self._programs: OrderedDict[str, Program] = OrderedDict()
-        self._segments: OrderedDict[Path, list[dict[str, Any]]] = OrderedDict()
+        self._segments: OrderedDict[tuple[Path, int], list[dict[str, Any]]] = OrderedDict()
 
     def pending(self, program: Program) -> None:
         self._pending[program.id] = program
@@ -76,15 +78,21 @@ class ProgramLookup:
         if self._index is None:
             self._index = self._build_index()
         path, row = self._index[table][key]
-        cached = self._segments.get(path)
+        group, offset = divmod(row, ROW_GROUP)
+        cached = self._segments.get((path, group))
         if cached is None:
-            cached = self.store.read_segment(table, path).to_pylist()
-            self._segments[path] = cached
+            parquet = pq.ParquetFile(path)
+            if parquet.metadata.num_row_groups == 1:  # a loose part (or an old file)
+                rows = parquet.read_row_group(0).to_pylist()
+                cached = rows[group * ROW_GROUP : (group + 1) * ROW_GROUP]
+            else:  # merged files hold exactly ROW_GROUP rows per group
+                cached = parquet.read_row_group(group).to_pylist()
+            self._segments[(path, group)] = cached
             if len(self._segments) > self.SEGMENT_CACHE:
                 self._segments.popitem(last=False)
         else:
-            self._segments.move_to_end(path)
-        return cached[row]
+            self._segments.move_to_end((path, group))
+        return cached[offset]
 
     def get(self, program_id: str) -> Program:
         from evolve.store import row_program

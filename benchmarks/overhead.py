@@ -1,0 +1,179 @@
+"""evolve's own cost per candidate as the population grows: 1k, 10k, 100k programs.
+
+The real controller, database and run store, with the two outside costs
+removed: an executor that answers at once (no sandbox) and a proposer that
+edits one number (no mutation work). A run directory and database are first
+filled with N synthetic programs (stored and placed on islands as a run would),
+then the controller evaluates 500 children to warm up (the store builds its
+id index once) and ``--candidates`` more, timed; the time per
+child is the framework's own: sampling a parent and inspirations (code read
+back from the store), applying the edit, dedup, recording, committing and
+checkpointing the database. Each size runs in a fresh process.
+
+    .venv/bin/python benchmarks/overhead.py [--sizes 1000,10000,100000] [--candidates 2000]
+
+Goal (issue 8): per-candidate controller cost flat (<= 2x) from 1k to 100k programs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import Future
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+WARM_UP = 500
+SEED = "# EVOLVE-BLOCK-START\ndef value():\n    return 1.0\n# EVOLVE-BLOCK-END\n"
+
+
+def code_for(value: float) -> str:
+    return SEED.replace("return 1.0", f"return {value!r}")
+
+
+class InstantExecutor:
+    """Answers every job at once with a score read from the program."""
+
+    max_workers = 2
+
+    def submit(self, job):
+        from sandboxes.job import EvalResult, Status
+
+        value = float(re.search(r"return (\S+)", job.code).group(1))
+        future: Future = Future()
+        future.set_result(EvalResult(Status.OK, metrics={"score": value}))
+        return future
+
+    def shutdown(self) -> None:
+        return None
+
+
+class OneNumberProposer:
+    """Replaces the returned number with a fresh one: a valid, cheap SEARCH/REPLACE edit."""
+
+    name = "one-number"
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)
+
+    async def propose(self, parent, inspirations, seed):
+        from evolve.proposer import Proposal
+
+        old = re.search(r"    return \S+", parent.code).group(0)
+        new = f"    return {self._rng.random()!r}"
+        return Proposal(
+            text=f"<<<<<<< SEARCH\n{old}\n=======\n{new}\n>>>>>>> REPLACE\n", model=self.name
+        )
+
+    def feedback(self, proposal, parent_fitness, child_fitness) -> None:
+        return None
+
+    def drain_calls(self) -> list:
+        return []
+
+    def snapshot(self) -> dict:
+        return {}
+
+    def restore(self, state) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+def measure(n: int, candidates: int) -> dict:
+    from evolve.controller import Controller, RunLimits
+    from evolve.database import PopulationDatabase
+    from evolve.problem import load_problem
+    from evolve.records import Program
+    from evolve.run_state import Progress
+    from evolve.store import RunStore
+    from tests.core.problem_factory import write_problem
+
+    rng = random.Random(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = write_problem(Path(tmp) / "problem", seed=SEED)
+        store = RunStore.create(Path(tmp) / "run", {"problem": "bench"}, root)
+        problem = load_problem(store.problem_dir)
+        database = PopulationDatabase(
+            problem.spec.database, seed=0, program_lookup=store.get_program
+        )
+        islands = problem.spec.database.num_islands
+        ids: list[str] = []
+        for i in range(n):
+            value = rng.random()
+            parent = rng.choice(ids) if ids else None
+            program = Program(
+                id=f"s{i:07d}",
+                code=code_for(value),
+                parent_ids=(parent,) if parent else (),
+                island=i % islands,
+                generation=1 if parent else 0,
+                iteration=i,
+                metrics={"score": value},
+                score=value,
+                fitness=value,
+            )
+            store.append_program(program)
+            database.add(program)
+            ids.append(program.id)
+            if i % 256 == 255:
+                store.commit({})
+        progress = Progress(next_iteration=n, evaluations=n)
+        controller = Controller(
+            problem,
+            store,
+            database,
+            OneNumberProposer(1),
+            InstantExecutor(),
+            seed=1,
+            progress=progress,
+        )
+        store.commit(
+            controller.checkpoint_state() if hasattr(controller, "checkpoint_state") else {}
+        )
+        # Warm-up (not timed): the store builds its id index once per process.
+        asyncio.run(controller.run(RunLimits(evaluations=WARM_UP, concurrency=2)))
+        before = controller.progress.evaluations
+        started = time.perf_counter()
+        asyncio.run(controller.run(RunLimits(evaluations=candidates, concurrency=2)))
+        elapsed = time.perf_counter() - started
+        assert controller.progress.evaluations - before == candidates
+    return {"n": n, "us_per_candidate": 1e6 * elapsed / candidates}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--candidates", type=int, default=2000)
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one, args.candidates)))
+        return
+    print("| programs in the run | controller time per candidate (ms) | vs 1k |")
+    print("|---:|---:|---:|")
+    base = None
+    for n in (int(s) for s in args.sizes.split(",")):
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", str(n), "--candidates", str(args.candidates)],
+            capture_output=True,
+            text=True,
+        )
+        if out.returncode:
+            raise SystemExit(out.stderr[-3000:])
+        us = json.loads(out.stdout.strip().splitlines()[-1])["us_per_candidate"]
+        base = base or us
+        print(f"| {n:,} | {us / 1000:.2f} | {us / base:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
