@@ -63,11 +63,13 @@ def _remove(container: Any) -> bool:
 
 
 def reap_orphans(client: Any) -> int:
-    """Remove our containers whose owner process is gone, or that stopped; returns how many."""
+    """Remove our containers whose owner process is gone, or that exited; returns how many."""
     removed = 0
     for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
         owner = container.labels.get(OWNER_LABEL, "")
-        if container.status != "running" or not _owner_alive(owner):
+        # Stopped ones are of no use to anyone; running, paused or just-created
+        # ones belong to their owner while it lives.
+        if container.status in ("exited", "dead") or not _owner_alive(owner):
             removed += _remove(container)
     if removed:
         log.info("docker sandbox: removed %d container(s) left behind", removed)

@@ -43,14 +43,22 @@ def where(box: DockerSandbox, **limits: float) -> float:
     return result.metrics["score"]
 
 
-def ours(client) -> list:
-    filters = {"label": [f"{reaper.LABEL}=1", f"{reaper.OWNER_LABEL}={reaper.owner_id()}"]}
+def ours(client, run: str) -> list:
+    """This process's containers of the sandbox labelled ``run`` (other test
+    modules keep their own sandboxes alive in the same process)."""
+    filters = {
+        "label": [
+            f"{reaper.LABEL}=1",
+            f"{reaper.OWNER_LABEL}={reaper.owner_id()}",
+            f"{reaper.RUN_LABEL}={run}",
+        ]
+    }
     return client.containers.list(all=True, filters=filters)
 
 
 def test_created_containers_are_hardened(box: DockerSandbox, client) -> None:
     box.warm(1, Limits(memory_mb=300, cpus=0.5, max_processes=40))
-    (container,) = ours(client)
+    (container,) = ours(client, "docker-tests")
     host = container.attrs["HostConfig"]
     assert host["NetworkMode"] == "none"
     assert host["ReadonlyRootfs"] is True
@@ -142,10 +150,10 @@ def test_cgroup_oom_kill_is_reported_and_the_container_replaced(box: DockerSandb
 
 
 def test_a_stalled_container_hits_the_outer_deadline_and_is_removed(client) -> None:
-    box = DockerSandbox(max_containers=1, grace_s=1.0)
+    box = DockerSandbox(max_containers=1, grace_s=1.0, run_label="stalled")
     try:
         first = where(box, timeout_s=1)
-        (container,) = ours(client)
+        (container,) = ours(client, "stalled")
         container.pause()  # the server can no longer answer
         started = time.monotonic()
         result = box.run(make_job(WHERE, IMPORTING_SCORER, timeout_s=1))
@@ -153,24 +161,24 @@ def test_a_stalled_container_hits_the_outer_deadline_and_is_removed(client) -> N
         assert "did not answer" in result.reason
         assert time.monotonic() - started < 10
         assert where(box, timeout_s=1) != first
-        assert len(ours(client)) == 1
+        assert len(ours(client, "stalled")) == 1
     finally:
         box.close()
 
 
 def test_a_dead_idle_server_is_replaced_without_failing_the_job(box: DockerSandbox, client) -> None:
     first = where(box)
-    (container,) = [c for c in ours(client) if c.labels[reaper.RUN_LABEL] == "docker-tests"]
+    (container,) = ours(client, "docker-tests")
     container.kill()
     assert where(box) != first
 
 
 def test_close_removes_every_container(client) -> None:
-    box = DockerSandbox(max_containers=2)
+    box = DockerSandbox(max_containers=2, run_label="closing")
     box.warm(2)
-    assert len(ours(client)) == 2
+    assert len(ours(client, "closing")) == 2
     box.close()
-    assert ours(client) == []
+    assert ours(client, "closing") == []
     assert box.run(make_job(WHERE)).status == Status.ERROR
 
 
