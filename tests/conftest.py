@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,3 +13,18 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO
+
+
+@pytest.fixture(scope="session")
+def docker_sandbox() -> Iterator[object]:
+    """One warm Docker sandbox for the session. Never skips: without a daemon it
+    fails with the fix (`make test` installs and starts one)."""
+    from sandboxes.docker.image import ImageError
+    from sandboxes.docker.sandbox import DockerSandbox
+
+    try:
+        box = DockerSandbox(max_containers=2, run_label="test-session")
+    except ImageError as exc:
+        pytest.fail(f"the Docker sandbox is required for these tests: {exc}")
+    yield box
+    box.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import textwrap
+import threading
 
 from sandboxes.job import EvalJob, Limits, Stage
 
@@ -46,3 +48,25 @@ def make_job(
         maximize=maximize,
         limits=Limits(**{"timeout_s": 10.0, **limits}),  # type: ignore[arg-type]
     )
+
+
+class Listener:
+    """A TCP listener on the host's 127.0.0.1 that records whether anyone connected."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.connected = threading.Event()
+        self.server.settimeout(10)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        try:
+            conn, _ = self.server.accept()
+            self.connected.set()
+            conn.close()
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.server.close()

@@ -6,9 +6,7 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,7 @@ import pytest
 
 from sandboxes.job import Status
 from sandboxes.process import ProcessSandbox
-from tests.sandbox.jobs import CALLING_SCORER, IMPORTING_SCORER, make_job
+from tests.sandbox.jobs import CALLING_SCORER, IMPORTING_SCORER, Listener, make_job
 
 
 def pid_alive(pid: int) -> bool:
@@ -299,25 +297,6 @@ def test_fork_bomb_is_bounded_and_leaves_no_process() -> None:
         assert uid_processes(range(63000, 63004)) == []
     finally:
         box.close()
-
-
-class Listener:
-    """A TCP listener on 127.0.0.1 that records whether anyone connected."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.connected = threading.Event()
-        self.server.settimeout(5)
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        try:
-            conn, _ = self.server.accept()
-            self.connected.set()
-            conn.close()
-        except OSError:
-            pass
 
 
 def test_candidate_cannot_reach_a_local_listener(sandbox: ProcessSandbox) -> None:

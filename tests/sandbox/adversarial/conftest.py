@@ -1,7 +1,7 @@
 """One warm sandbox per backend for the whole session, shared by every corpus test.
 
 Docker tests never skip: without a daemon the fixture fails with the fix
-(`make test` installs and starts one).
+(`make test` installs and starts one); the Docker one is tests/conftest.py's.
 """
 
 from __future__ import annotations
@@ -14,19 +14,6 @@ from sandboxes.job import Sandbox
 from sandboxes.process import ProcessSandbox
 
 BACKENDS = ("process", "docker")
-
-
-@pytest.fixture(scope="session")
-def docker_sandbox() -> Iterator[Sandbox]:
-    from sandboxes.docker.image import ImageError
-    from sandboxes.docker.sandbox import DockerSandbox
-
-    try:
-        box = DockerSandbox(max_containers=2, run_label="adversarial-tests")
-    except ImageError as exc:
-        pytest.fail(f"the Docker sandbox is required for these tests: {exc}")
-    yield box
-    box.close()
 
 
 @pytest.fixture(scope="session")

@@ -10,14 +10,12 @@ score, so "score == 0" means "no breach".
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import time
 
 import pytest
 
 from sandboxes.job import EvalResult, Sandbox, Status
-from tests.sandbox.jobs import CALLING_SCORER, IMPORTING_SCORER, make_job
+from tests.sandbox.jobs import CALLING_SCORER, IMPORTING_SCORER, Listener, make_job
 
 HEALTHY = "def solve():\n    return 42\n"
 
@@ -108,28 +106,6 @@ def test_writes_outside_the_scratch_dir_fail(backend: Sandbox) -> None:
     """
     assert breaches(backend, code) == 0
     assert not os.path.exists("/etc/evolve-pwned") and not os.path.exists("/root/evolve-pwned")
-
-
-class Listener:
-    """A TCP listener on the host's 127.0.0.1 that records whether anyone connected."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.connected = threading.Event()
-        self.server.settimeout(10)
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        try:
-            conn, _ = self.server.accept()
-            self.connected.set()
-            conn.close()
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self.server.close()
 
 
 def test_no_connection_to_a_host_loopback_listener(backend: Sandbox) -> None:
