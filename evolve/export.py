@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evolve.notebook import Run
+from evolve.notebook.run import Run
 
 __all__ = ["export_program"]
 

@@ -1,42 +1,3 @@
-<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<title>{{TITLE}}</title>
-<style>
-  body { font: 14px/1.4 system-ui, sans-serif; margin: 1.2em; color: #222; }
-  h1 { font-size: 1.3em; margin: 0 0 .2em; } h2 { font-size: 1.05em; margin: 1.2em 0 .4em; }
-  table { border-collapse: collapse; margin-bottom: .6em; }
-  td, th { border: 1px solid #ccc; padding: 2px 8px; text-align: right; }
-  #layout { display: flex; gap: 1em; align-items: flex-start; }
-  #tree-box { flex: 1 1 60%; border: 1px solid #ccc; overflow: auto; max-height: 640px; }
-  #panel { flex: 1 1 40%; min-width: 320px; }
-  #tree circle { cursor: pointer; stroke: #333; stroke-width: .3; }
-  #tree circle.on-path { stroke: #d62728; stroke-width: 1.5; }
-  #tree circle.selected { stroke: #000; stroke-width: 2.5; }
-  pre { background: #f6f8fa; padding: .6em; overflow: auto; max-height: 420px; font-size: 12px; }
-  .note { color: #666; }
-</style>
-</head>
-<body>
-<h1>{{TITLE}}</h1>
-<p class="note">{{SUMMARY}}</p>
-<h2>Best score over evaluations</h2>
-{{CURVE}}
-<h2>Lineage <span class="note" id="tree-note"></span></h2>
-<div id="layout">
-  <div id="tree-box"><svg id="tree" xmlns="http://www.w3.org/2000/svg"></svg></div>
-  <div id="panel">
-    <h2 id="sel-title">Click a program</h2>
-    <table id="sel-meta"><tbody></tbody></table>
-    <h2>Code</h2><pre id="sel-code"></pre>
-    <h2>Diff to parent</h2><pre id="sel-diff"></pre>
-  </div>
-</div>
-{{TABLES}}
-<script type="application/json" id="report-data">{{DATA}}</script>
-<script>
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("report-data").textContent);
@@ -109,14 +70,15 @@
     c.addEventListener("click", function () { show(n, c); });
     tree.appendChild(c);
   });
-  document.getElementById("tree-note").textContent = data.sampled
-    ? "(showing " + data.nodes.length + " of " + data.total + " programs: the path to the best and an even sample)"
-    : "(" + data.nodes.length + " programs; the path to the best in red)";
+  var codeCount = Object.keys(data.code).length;
+  document.getElementById("tree-note").textContent = (data.sampled
+    ? "(showing " + data.nodes.length + " of " + data.total + " programs: the path to the best and an even sample"
+    : "(" + data.nodes.length + " programs; the path to the best in red") +
+    (codeCount < data.nodes.length
+      ? "; code embedded for " + codeCount + " of them: the path to the best and the top scores)"
+      : ")");
   var best = data.path.length ? data.path[data.path.length - 1] : null;
   if (best && byId[best]) {
     show(byId[best], tree.querySelector('circle[data-id="' + best + '"]'));
   }
 })();
-</script>
-</body>
-</html>

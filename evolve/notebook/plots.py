@@ -1,9 +1,10 @@
-"""Matplotlib pictures of a run (used by :class:`evolve.notebook.Run`).
+"""Matplotlib pictures of a run (used by :class:`evolve.notebook.run.Run`).
 
 Layouts are computed, never simulated: the lineage tree puts each program at
-(x = generation, y = its rank within the generation), so 100k programs draw in
-seconds; above ``max_nodes`` it shows the path to the best program plus an
-even sample of the rest, and says so in the title.
+(x = generation, y = its rank within the generation, see
+:func:`evolve.notebook.lineage.layout`), so big runs draw in seconds; above
+``max_nodes`` it shows the path to the best program plus an even sample of the
+rest, and says so in the title.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from evolve.notebook import Run
+from evolve.notebook.lineage import layout, sample_ids
 
-__all__ = ["plot_islands", "plot_lineage", "plot_progress"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from evolve.notebook.run import Run
+
+__all__ = ["lineage_layout", "plot_islands", "plot_lineage", "plot_progress"]
 
 
 def _figure(ncols: int = 1, width: float = 7.0):
@@ -25,7 +30,7 @@ def _figure(ncols: int = 1, width: float = 7.0):
     return fig, axes[0]
 
 
-def plot_progress(run: Run):
+def plot_progress(run: Run) -> Figure:
     """Best and median score over evaluations, and over LLM dollars when there are any."""
     frame = run.progress()
     with_cost = bool(frame["cost_usd"].max() > 0)
@@ -49,31 +54,17 @@ def plot_progress(run: Run):
 def lineage_layout(
     run: Run, max_nodes: int
 ) -> tuple[list[str], dict[str, tuple[float, float]], bool]:
-    """(node ids shown, id -> (x, y), whether it was sampled)."""
+    """(ids shown, id -> (x, y), whether sampled): above ``max_nodes`` programs,
+    the path to the best plus an even sample of the rest (shared with the report)."""
     programs = run.programs
-    ids = list(programs.index)
-    sampled = len(ids) > max_nodes
-    if sampled:
-        keep = set(run.path_to_best())
-        rest = [i for i in ids if i not in keep]
-        room = max(0, max_nodes - len(keep))
-        picks = np.linspace(0, len(rest) - 1, num=min(room, len(rest))).round().astype(int)
-        keep.update(rest[k] for k in picks)
-        ids = [i for i in ids if i in keep]
-    gen = programs.loc[ids, "generation"].fillna(0).to_numpy()
-    positions: dict[str, tuple[float, float]] = {}
-    counters: dict[int, int] = {}
-    for node, g in zip(ids, gen, strict=True):
-        row = counters.get(int(g), 0)
-        counters[int(g)] = row + 1
-        positions[node] = (float(g), float(row))
-    # Centre each generation's column.
-    for node, (x, y) in positions.items():
-        positions[node] = (x, y - (counters[int(x)] - 1) / 2.0)
-    return ids, positions, sampled
+    ids, sampled = sample_ids(list(programs.index), run.path_to_best(), max_nodes)
+    shown = set(ids)
+    parents = [p if p in shown else None for p in (run.parent(i) for i in ids)]
+    generations = programs.loc[ids, "generation"].fillna(0).astype(int).tolist()
+    return ids, layout(ids, parents, generations), sampled
 
 
-def plot_lineage(run: Run, max_nodes: int = 5000):
+def plot_lineage(run: Run, max_nodes: int = 5000) -> Figure:
     """The lineage tree coloured by score, the path to the best program in red."""
     from matplotlib.collections import LineCollection
 
@@ -87,7 +78,8 @@ def plot_lineage(run: Run, max_nodes: int = 5000):
     ax.add_collection(LineCollection(segments, colors="0.75", linewidths=0.5, zorder=1))
     xy = np.array([pos[i] for i in ids]) if ids else np.zeros((0, 2))
     scores = run.programs.loc[ids, "score"].to_numpy(dtype=float)
-    points = ax.scatter(xy[:, 0], xy[:, 1], c=scores, s=10, cmap="viridis", zorder=2)
+    cmap = "viridis" if run.maximize else "viridis_r"  # bright is better either way
+    points = ax.scatter(xy[:, 0], xy[:, 1], c=scores, s=10, cmap=cmap, zorder=2)
     fig.colorbar(points, ax=ax, label="score")
     if len(path) > 1:
         ax.plot(
@@ -108,7 +100,7 @@ def plot_lineage(run: Run, max_nodes: int = 5000):
     return fig
 
 
-def plot_islands(run: Run):
+def plot_islands(run: Run) -> Figure:
     """Score over evaluations per island, and how many programs each island holds."""
     programs = run.programs[run.programs["duplicate_of"].isna()]
     fig, axes = _figure(2)
