@@ -2,8 +2,8 @@
 
 The page needs no network and no server: CSS and JS are inlined from this
 package's ``assets/``, the data is embedded as JSON in a
-``<script type="application/json">`` tag (with ``</`` and ``<!--`` escaped, so
-no program text can close the tag), the score curve is inline SVG and a small
+``<script type="application/json">`` tag (every ``<`` escaped, so no program
+text can close the tag), the score curve is inline SVG and a small
 vanilla-JS renderer draws the lineage tree. Program text is hostile: the page
 only ever puts it in the DOM with ``textContent``, and the Content-Security-Policy
 allows only the page's own script and style (by hash), no network at all.
@@ -35,11 +35,11 @@ MAX_CODE = 300  # programs whose code and diff are embedded (keeps the file a fe
 
 
 def embed_json(data: Any) -> str:
-    """JSON safe inside ``<script type="application/json">``: ``</`` and ``<!--``
-    are escaped (JSON.parse reads ``<\\/`` back as ``</``), so hostile text cannot
-    end the element or open a comment that swallows it."""
-    text = json.dumps(data, allow_nan=False, default=str)
-    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+    """JSON safe inside ``<script type="application/json">``: every ``<`` is
+    written ``\\u003c`` (still valid JSON, read back by JSON.parse), so hostile
+    text can neither end the element (``</script>``) nor switch the HTML parser
+    into its escaped states (``<!--<script>``)."""
+    return json.dumps(data, allow_nan=False, default=str).replace("<", "\\u003c")
 
 
 def _payload(run: Run, max_nodes: int, max_code: int) -> dict[str, Any]:
@@ -89,6 +89,7 @@ def _payload(run: Run, max_nodes: int, max_code: int) -> dict[str, Any]:
     return {
         "problem": str(run.settings.get("problem", "")),
         "total": len(programs),
+        "maximize": run.maximize,
         "sampled": sampled,
         "path": path,
         "nodes": nodes,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from evolve.notebook import Run
-from evolve.report import build_report, write_report
+from evolve.report import write_report
 from tests.notebook.synthetic import XSS, synthetic_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,19 +35,13 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Run]:
     return write_report(run_dir, root / "report.html"), Run.open(run_dir)
 
 
-def test_the_page_is_self_contained(report: tuple[Path, Run]) -> None:
-    page = report[0].read_text()
-    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "").replace(
-        "createElementNS(svgNS", ""
-    ).replace('"http://www.w3.org/2000/svg"', "")
-    assert "<script src" not in page and "<link" not in page
-    assert XSS not in page  # the payload never appears unescaped
-
-
-def test_report_renders_and_a_click_shows_the_code(report: tuple[Path, Run]) -> None:
+def test_report_renders_and_a_click_shows_the_code(
+    report: tuple[Path, Run], tmp_path: Path
+) -> None:
     from playwright.sync_api import sync_playwright
 
     path, run = report
+    shot = tmp_path / "report.png"
     assert Path(CHROMIUM).exists(), "chromium is missing: `make test` installs it (apt chromium)"
     errors: list[str] = []
     with sync_playwright() as p:
@@ -69,17 +63,14 @@ def test_report_renders_and_a_click_shows_the_code(report: tuple[Path, Run]) -> 
             assert page.locator("#sel-diff").text_content() == (
                 run.diff(target) or "(the seed: no parent)"
             )
-            artifacts = ROOT / "test-artifacts"
-            artifacts.mkdir(exist_ok=True)
-            page.screenshot(path=str(artifacts / "report.png"), full_page=True)
+            assert page.evaluate("window.__pwned === undefined")
+            assert page.locator("#curve polyline").count() == 2  # best and median
+            page.screenshot(path=str(shot), full_page=True)
         finally:
             browser.close()
     assert errors == []
-    assert (ROOT / "test-artifacts" / "report.png").stat().st_size > 10_000
-
-
-def test_a_big_run_embeds_a_sample_and_says_so(tmp_path: Path) -> None:
-    run = Run.open(synthetic_run(tmp_path, 4000))
-    page = build_report(run, max_nodes=1000, max_code=50)
-    assert '"sampled": true' in page and '"total": 4000' in page
-    assert page.count('"parent":') <= 1000
+    assert shot.stat().st_size > 10_000
+    artifacts = ROOT / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    shutil.copyfile(shot, artifacts / "report.png")
+    print(f"report screenshot: {shot} (copied to {artifacts / 'report.png'})")

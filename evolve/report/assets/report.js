@@ -7,21 +7,26 @@
   data.nodes.forEach(function (n) { byId[n.id] = n; });
   var onPath = {};
   data.path.forEach(function (id) { onPath[id] = true; });
-  var scores = data.nodes.map(function (n) { return n.score; }).filter(function (s) { return s !== null; });
-  var lo = Math.min.apply(null, scores.length ? scores : [0]);
-  var hi = Math.max.apply(null, scores.length ? scores : [1]);
+  // Colour by rank, not value: one outlier must not wash out the rest.
+  var sign = data.maximize ? 1 : -1;
+  var ranked = data.nodes.filter(function (n) { return n.score !== null; })
+    .sort(function (a, b) { return sign * (a.score - b.score); });
+  var rankOf = {};
+  ranked.forEach(function (n, i) { rankOf[n.id] = ranked.length > 1 ? i / (ranked.length - 1) : 1; });
   var xs = data.nodes.map(function (n) { return n.x; });
   var ys = data.nodes.map(function (n) { return n.y; });
   var minY = Math.min.apply(null, ys.concat([0])), maxY = Math.max.apply(null, ys.concat([0]));
   var maxX = Math.max.apply(null, xs.concat([1]));
-  var dx = 46, dy = 14, pad = 12;
+  // Wide or tall trees get tighter spacing (deep runs have hundreds of generations).
+  var dx = Math.max(10, Math.min(46, 2400 / Math.max(1, maxX)));
+  var dy = Math.max(6, Math.min(14, 4000 / Math.max(1, maxY - minY))), pad = 12;
   tree.setAttribute("width", String(pad * 2 + dx * maxX + 10));
   tree.setAttribute("height", String(pad * 2 + dy * (maxY - minY) + 10));
   function px(n) { return pad + dx * n.x; }
   function py(n) { return pad + dy * (n.y - minY); }
-  function colour(s) {
-    if (s === null) { return "#bbbbbb"; }
-    var t = hi > lo ? (s - lo) / (hi - lo) : 1;
+  function colour(n) {
+    if (n.score === null) { return "#bbbbbb"; }
+    var t = rankOf[n.id];
     return "hsl(" + Math.round(240 - 180 * t) + ",70%,50%)";
   }
   data.nodes.forEach(function (n) {
@@ -61,7 +66,7 @@
   data.nodes.forEach(function (n) {
     var c = document.createElementNS(svgNS, "circle");
     c.setAttribute("cx", px(n)); c.setAttribute("cy", py(n)); c.setAttribute("r", "5");
-    c.setAttribute("fill", colour(n.score));
+    c.setAttribute("fill", colour(n));
     c.setAttribute("data-id", n.id);
     if (onPath[n.id]) { c.classList.add("on-path"); }
     var title = document.createElementNS(svgNS, "title");
@@ -74,6 +79,7 @@
   document.getElementById("tree-note").textContent = (data.sampled
     ? "(showing " + data.nodes.length + " of " + data.total + " programs: the path to the best and an even sample"
     : "(" + data.nodes.length + " programs; the path to the best in red") +
+    "; colour: rank of the score, blue worst to yellow best, grey unscored" +
     (codeCount < data.nodes.length
       ? "; code embedded for " + codeCount + " of them: the path to the best and the top scores)"
       : ")");
