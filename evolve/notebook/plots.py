@@ -33,17 +33,18 @@ def _figure(ncols: int = 1, width: float = 7.0):
 def plot_progress(run: Run) -> Figure:
     """Best and median score over evaluations, and over LLM dollars when there are any."""
     frame = run.progress()
+    median = f"median of the last {frame.attrs['window']}"
     with_cost = bool(frame["cost_usd"].max() > 0)
     fig, axes = _figure(2 if with_cost else 1)
     axes[0].plot(frame.index, frame["best"], label="best so far")
-    axes[0].plot(frame.index, frame["median"], label="median so far", alpha=0.7)
+    axes[0].plot(frame.index, frame["median"], label=median, alpha=0.7)
     axes[0].scatter(frame.index, frame["score"], s=4, alpha=0.25, label="each evaluation")
     axes[0].set_xlabel("evaluations")
     axes[0].set_ylabel("score")
     axes[0].legend(loc="best")
     if with_cost:
         axes[1].plot(frame["cost_usd"], frame["best"], label="best so far")
-        axes[1].plot(frame["cost_usd"], frame["median"], label="median so far", alpha=0.7)
+        axes[1].plot(frame["cost_usd"], frame["median"], label=median, alpha=0.7)
         axes[1].set_xlabel("LLM spend (USD)")
         axes[1].legend(loc="best")
     fig.suptitle(f"{run.settings.get('problem', '')}: progress")
@@ -101,12 +102,19 @@ def plot_lineage(run: Run, max_nodes: int = 5000) -> Figure:
 
 
 def plot_islands(run: Run) -> Figure:
-    """Score over evaluations per island, and how many programs each island holds."""
+    """Each island's scores and best so far over iterations, and its program count."""
     programs = run.programs[run.programs["duplicate_of"].isna()]
     fig, axes = _figure(2)
+    sign = 1.0 if run.maximize else -1.0
     for island, group in programs.groupby("island"):
-        axes[0].scatter(
-            group["iteration"], group["score"], s=5, alpha=0.5, label=f"island {island}"
+        points = axes[0].scatter(group["iteration"], group["score"], s=5, alpha=0.35)
+        best = group["fitness"].cummax().ffill() * sign
+        axes[0].step(
+            group["iteration"],
+            best,
+            where="post",
+            color=points.get_facecolor()[0][:3],
+            label=f"island {island}: best so far",
         )
     axes[0].set_xlabel("iteration")
     axes[0].set_ylabel("score")

@@ -182,15 +182,18 @@ class Run:
 
     # -- summaries for plots and the report ----------------------------------------------
 
-    def progress(self) -> pd.DataFrame:
+    def progress(self, window: int | None = None) -> pd.DataFrame:
         """Per evaluation (duplicates left out), in recording order: its score, the
-        best and median score so far, and the LLM dollars spent so far."""
+        best so far, the median of the last ``window`` evaluations (default: 2% of
+        the run, at least 10), and the LLM dollars spent so far."""
         frame = self.programs
         frame = frame[frame["duplicate_of"].isna()][["id", "score", "fitness", "created_at"]]
         frame = frame.reset_index(drop=True)
+        window = window or max(10, len(frame) // 50)
         sign = 1.0 if self.maximize else -1.0
         frame["best"] = frame["fitness"].cummax().ffill() * sign
-        frame["median"] = frame["score"].expanding().median()
+        frame["median"] = frame["score"].rolling(window, min_periods=1).median()
+        frame.attrs["window"] = window
         frame["cost_usd"] = self._spend_at(frame["created_at"].to_numpy(dtype=float))
         frame.index.name = "evaluation"
         return frame.drop(columns=["fitness"])

@@ -37,11 +37,12 @@ def _polyline(points: list[tuple[int, float]], xy: Any, colour: str, label: str)
 
 
 def curve_svg(progress: pd.DataFrame, width: int = 640, height: int = 220) -> str:
-    """Best and median score so far over evaluations, as one ``<svg>`` element."""
+    """Best score so far and the rolling median over evaluations, as one ``<svg>``."""
     best = [(i, v) for i, v in enumerate(map(finite, progress["best"])) if v is not None]
     median = [(i, v) for i, v in enumerate(map(finite, progress["median"])) if v is not None]
     if not best:
         return "<p>No scored evaluation yet.</p>"
+    label = f"median of the last {progress.attrs.get('window', 1)}"
     values = [v for _, v in best + median]
     lo, hi = min(values), max(values)
     span = (hi - lo) or 1.0
@@ -62,10 +63,10 @@ def curve_svg(progress: pd.DataFrame, width: int = 640, height: int = 220) -> st
         'xmlns="http://www.w3.org/2000/svg">'
         f'<line x1="50" y1="{height - 25}" x2="{width - 10}" y2="{height - 25}" stroke="#999"/>'
         f'<line x1="50" y1="15" x2="50" y2="{height - 25}" stroke="#999"/>'
-        + _polyline(median, xy, "#ff7f0e", "median so far")
+        + _polyline(median, xy, "#ff7f0e", label)
         + _polyline(best, xy, "#1f77b4", "best so far")
         + text(60, 14, f"best {best[-1][1]:.6g}", fill="#1f77b4")
-        + text(200, 14, "median so far", fill="#ff7f0e")
+        + text(200, 14, label, fill="#ff7f0e")
         + text(50, height - 8, "0")
         + text(width - 10, height - 8, f"{len(progress)} evaluations", text_anchor="end")
         + text(46, height - 25, f"{lo:.4g}", text_anchor="end")

@@ -41,6 +41,8 @@ def test_a_minimised_objective_ranks_the_lowest_score_first(tmp_path: Path) -> N
     progress = run.progress()
     assert (np.diff(progress["best"].dropna()) <= 0).all()  # best so far only falls
     assert progress["best"].iloc[-1] == run.programs["score"].min()
+    last = progress["score"].iloc[-5:].median()
+    assert run.progress(window=5)["median"].iloc[-1] == last
 
 
 def test_llm_calls_and_the_progress_over_dollars(tmp_path: Path) -> None:
