@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import networkx as nx
 import numpy as np
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["Run"]
+
+T = TypeVar("T")
 
 
 def _expand_metrics(frame: pd.DataFrame, metrics: list[str | None]) -> pd.DataFrame:
@@ -65,9 +68,22 @@ class Run:
         """The run's settings (run.json): problem, seed, sandbox, models, ..."""
         return self._store.settings
 
+    def _fresh(self, read: Callable[[RunStore], T], reopen: bool = True) -> T:
+        """``read(store)`` on the run's latest checkpoint (``reopen``), and once
+        more if what it names is gone: a live run merges its segments into one
+        file and deletes them, so a store opened earlier can point at nothing
+        (a missing file, or a program its index no longer finds)."""
+        if reopen:
+            self._store = RunStore.open(self.path)
+        try:
+            return read(self._store)
+        except (FileNotFoundError, KeyError):
+            self._store = RunStore.open(self.path)
+            return read(self._store)
+
     @cached_property
     def _table(self) -> pa.Table:
-        return self._store.read_table("programs")
+        return self._fresh(lambda store: store.read_table("programs"))
 
     @cached_property
     def programs(self) -> pd.DataFrame:
@@ -84,12 +100,12 @@ class Run:
     @cached_property
     def llm_calls(self) -> pd.DataFrame:
         """One row per LLM call: model, tokens, cost_usd, latency_s, retries, error."""
-        return self._store.read_table("llm_calls").to_pandas()
+        return self._fresh(lambda store: store.read_table("llm_calls")).to_pandas()
 
     @cached_property
     def events(self) -> pd.DataFrame:
         """Migrations, rejected edits, resets and stops, with parsed payloads."""
-        frame = self._store.read_table("events").to_pandas()
+        frame = self._fresh(lambda store: store.read_table("events")).to_pandas()
         frame["payload"] = [json.loads(p) if p else {} for p in frame["payload"]]
         return frame
 
@@ -124,7 +140,8 @@ class Run:
         text = self._code_cache.get(program_id)
         if text is None:
             self._check(program_id)
-            text = self._code_cache[program_id] = self._store.get_program(program_id).code
+            program = self._fresh(lambda store: store.get_program(program_id), reopen=False)
+            text = self._code_cache[program_id] = program.code
         return text
 
     def parent(self, program_id: str) -> str | None:

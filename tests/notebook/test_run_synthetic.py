@@ -85,3 +85,22 @@ def test_code_is_read_only_for_the_programs_asked_for(tmp_path: Path) -> None:
     parent = run.parent(best)
     assert diff.startswith(f"--- {parent}\n+++ {best}\n")
     assert f"+    return {int(best[1:])}.0" in diff
+
+
+def test_a_live_run_that_merges_its_segments_after_open_still_reads(tmp_path: Path) -> None:
+    from evolve.records import Program
+    from evolve.store import COMPACT_AT
+
+    path = synthetic_run(tmp_path, 20)
+    opened = evolve.Run.open(path)  # before the merge, tables not read yet
+    loaded = evolve.Run.open(path)
+    assert len(loaded.programs) == 20  # read before the merge, code not yet
+    writer = RunStore.open(path)
+    for i in range(COMPACT_AT + 1):  # one commit each: the parts get merged and deleted
+        writer.append_program(Program(id=f"late{i}", code=f"x = {i}\n", parent_ids=("p000000",)))
+        writer.commit({})
+    assert not (path / "programs" / "part-000001.parquet").exists()
+    assert len(opened.programs) == 20 + COMPACT_AT + 1  # reads the latest checkpoint
+    assert opened.code("late3") == "x = 3\n"
+    assert loaded.code("p000004").startswith("def value")  # its files moved: read again
+    assert len(loaded.programs) == 20  # a table once read stays as it was
