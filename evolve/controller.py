@@ -78,6 +78,10 @@ class Controller:
         self._uncommitted = 0
         self._last_commit = time.monotonic()
         self._launched = 0
+        # Iterations sampled but not yet settled (saved in the checkpoint), and
+        # those a crash left unsettled, to redo first with the same sample and seed.
+        self._drawn: dict[int, Sample] = {}
+        self._redo: deque[tuple[int, Sample]] = deque()
         # Before run() sets real limits (seed evaluation), commit every record.
         self._limits = RunLimits(evaluations=0, commit_every=1, commit_interval_s=0.0)
 
@@ -149,6 +153,15 @@ class Controller:
                 "database": self.database.snapshot(),
                 "controller": self.progress.to_state(),
                 "proposer": self.proposer.snapshot(),
+                "unsettled": [
+                    {
+                        "iteration": i,
+                        "island": sample.island,
+                        "parent": sample.parent.id,
+                        "inspirations": [p.id for p in sample.inspirations],
+                    }
+                    for i, sample in sorted({**dict(self._redo), **self._drawn}.items())
+                ],
             }
         )
         self._uncommitted = 0
@@ -267,10 +280,27 @@ class Controller:
         self._launched += 1
         return pending, await self._evaluate(pending.child)
 
+    def restore_unsettled(self, entries: list[dict[str, Any]]) -> None:
+        """Iterations that were sampled but never settled before a crash: they are
+        redone first, with the same parent, inspirations and seed, so a resumed
+        deterministic run is the run that would have been."""
+        for entry in sorted(entries, key=lambda e: e["iteration"]):
+            sample = Sample(
+                island=int(entry["island"]),
+                parent=self.store.get_program(entry["parent"]),
+                inspirations=tuple(self.store.get_program(i) for i in entry["inspirations"]),
+            )
+            self._redo.append((int(entry["iteration"]), sample))
+
     def _next_sample(self) -> tuple[int, Sample, int]:
-        iteration = self.progress.next_iteration
-        self.progress.next_iteration += 1
-        return iteration, self.database.sample(), iteration_seed(self.seed, iteration)
+        if self._redo:
+            iteration, sample = self._redo.popleft()
+        else:
+            iteration = self.progress.next_iteration
+            self.progress.next_iteration += 1
+            sample = self.database.sample()
+        self._drawn[iteration] = sample
+        return iteration, sample, iteration_seed(self.seed, iteration)
 
     async def _make_child(self, iteration: int, sample: Sample, seed: int) -> Pending | Rejection:
         """Propose and apply an edit; a rejection is returned, not recorded yet."""
@@ -311,6 +341,7 @@ class Controller:
         return pending
 
     def _settle_child(self, pending: Pending, result: EvalResult) -> None:
+        self._drawn.pop(pending.child.iteration, None)
         program = self._record(pending.child, result)
         self.proposer.feedback(pending.proposal, pending.parent_fitness, program.fitness)
 
@@ -320,9 +351,11 @@ class Controller:
         schedule: it has, since settling follows iteration order); the steady
         schedule records an event instead of waiting."""
         if isinstance(outcome, Rejection):
+            self._drawn.pop(outcome.iteration, None)
             self._settle_rejection(outcome)
             return
         child, original = outcome.child, outcome.original_id
+        self._drawn.pop(child.iteration, None)
         if original in self.database:
             self._record_duplicate(child, self.database.get(original))
         elif wait_for_original:

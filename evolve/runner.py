@@ -151,7 +151,16 @@ def resume_run(
     proposer.restore(checkpoint.get("proposer", {}))
     executor = _executor_for(problem, options, limits, store.root)
     return _drive(
-        problem, store, database, proposer, options, limits, progress, on_progress, executor
+        problem,
+        store,
+        database,
+        proposer,
+        options,
+        limits,
+        progress,
+        on_progress,
+        executor,
+        unsettled=checkpoint.get("unsettled", []),
     )
 
 
@@ -188,11 +197,13 @@ def _drive(
     progress: Progress | None,
     on_progress: Callable[[Progress], None] | None,
     executor: Executor,
+    unsettled: list[dict[str, Any]] | None = None,
 ) -> RunOutcome:
     limits = dataclasses.replace(limits, ordered=options.deterministic)
     controller = Controller(
         problem, store, database, proposer, executor, options.seed, progress, on_progress
     )
+    controller.restore_unsettled(unsettled or [])
     try:
         seed_program = _run_coroutine(_main(controller, limits, fresh=progress is None))
     finally:
