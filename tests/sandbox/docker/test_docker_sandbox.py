@@ -203,7 +203,7 @@ def test_reaper_removes_containers_of_dead_owners_only(client) -> None:
         network_mode="none",
     )
     try:
-        assert reaper.reap_orphans(client) >= 1
+        reaper.reap_orphans(client)
         ids = {c.id for c in client.containers.list(all=True)}
         assert orphan.id not in ids
         assert mine.id in ids
