@@ -424,6 +424,7 @@ class Controller:
         for event in self.database.add(program):
             self.store.append_event(type(event).__name__.lower(), program.iteration, _fields(event))
         self.store.append_program(program)
+        self.store.append_evaluation(program, result.peak_memory_mb, result.stage_reached)
         progress = self.progress
         progress.evaluations += 1
         progress.evaluations_this_run += program.edit_kind != "seed"

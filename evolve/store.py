@@ -5,17 +5,33 @@ Layout::
     RUN/
       run.json          settings of the run (written once, at creation)
       problem/          a copy of the problem folder, so a resume scores the same way
-      programs/part-NNNNNN.parquet   program records (append-only segments)
-      code/part-NNNNNN.parquet       program text keyed by content hash
-      events/part-NNNNNN.parquet     migrations, rejected edits, stops, ...
-      llm_calls/part-NNNNNN.parquet  one row per LLM call: model, tokens, cost, latency
-      checkpoint.json   database + controller state and the committed segment counts
+      programs/         program records (append-only Parquet segments)
+      code/             program text keyed by content hash (each text once)
+      evaluations/      one row per sandbox evaluation: peak memory, stage, wall time
+      events/           migrations, rejected edits, resets, stops, ...
+      llm_calls/        one row per LLM call: model, tokens, cost, latency
+      checkpoint.json   database + controller state, and the manifest of committed files
 
-Why segments plus a checkpoint: each flush writes new segment files (temp file,
-fsync, rename) and then the checkpoint, atomically, naming how many segments of
-each table are committed. A crash between the two leaves segments the checkpoint
-does not know; opening the run deletes them, so the programs on disk and the
-database state always agree and nothing is duplicated on resume.
+Each table folder holds ``part-NNNNNN.parquet`` (one per commit that had rows
+for it) and ``compact-AAAAAA-BBBBBB.parquet`` (parts AAAAAA..BBBBBB merged into
+one file). Schemas and their versions: ``evolve.store_schema``.
+
+Why segments plus a checkpoint: each commit writes new segment files (temp
+file, fsync, rename, fsync of the folder) and then the checkpoint, atomically,
+naming how many parts of each table are committed and which ranges are merged.
+A crash between the two leaves files the checkpoint does not name; resume
+(``open(repair=True)``, see ``evolve.store_repair``) deletes them, so the
+programs on disk and the database state always agree and nothing is
+duplicated. Temp names start with ``.``, which pandas, pyarrow, polars and
+DuckDB skip when reading a folder.
+
+Public reading API (stable; the notebook, report and export build on it):
+``RunStore.open``, ``settings``, ``problem_dir``, ``load_checkpoint``,
+``read_table(table, columns=None)`` (a ``pyarrow.Table``; any table of ``TABLES``),
+``load_programs``, ``load_events``, ``get_program``, ``read_segment``.
+Added with schema 2: ``refresh()`` (a reader opened on a live run re-reads the
+manifest; ``read_table`` does so by itself when a merge removed a file it
+knew) and ``append_evaluation``.
 """
 
 from __future__ import annotations
@@ -31,81 +47,35 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from evolve.records import Program, Status
+from evolve.records import Program
 from evolve.store_lookup import ROW_GROUP, ProgramLookup
+from evolve.store_repair import repair as repair_run_dir
+from evolve.store_schema import (
+    LLM_CALL_SCHEMA,
+    PROGRAM_SCHEMA,
+    SCHEMA_VERSION,
+    SCHEMAS,
+    TABLES,
+    evaluation_row,
+    program_row,
+    row_program,
+)
 
-__all__ = ["RunStore", "StoreError"]
+__all__ = ["PROGRAM_SCHEMA", "SCHEMAS", "SCHEMA_VERSION", "TABLES", "RunStore", "StoreError"]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-TABLES = ("programs", "code", "events", "llm_calls")
-
-PROGRAM_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("parent_ids", pa.list_(pa.string())),
-        ("island", pa.int32()),
-        ("generation", pa.int32()),
-        ("iteration", pa.int64()),
-        ("created_at", pa.float64()),
-        ("status", pa.string()),
-        ("score", pa.float64()),
-        ("fitness", pa.float64()),
-        ("metrics", pa.string()),  # JSON object name -> float
-        ("artifacts", pa.string()),  # JSON object name -> str
-        ("reason", pa.string()),
-        ("edit_kind", pa.string()),
-        ("model", pa.string()),
-        ("llm_call_id", pa.string()),
-        ("wall_time_s", pa.float64()),
-        ("duplicate_of", pa.string()),
-        ("code_hash", pa.string()),
-    ]
-)
-CODE_SCHEMA = pa.schema([("code_hash", pa.string()), ("code", pa.string())])
-EVENT_SCHEMA = pa.schema(
-    [
-        ("time", pa.float64()),
-        ("iteration", pa.int64()),
-        ("kind", pa.string()),
-        ("payload", pa.string()),  # JSON object
-    ]
-)
-LLM_CALL_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("model", pa.string()),
-        ("prompt_tokens", pa.int64()),
-        ("completion_tokens", pa.int64()),
-        ("cost_usd", pa.float64()),
-        ("latency_s", pa.float64()),
-        ("retries", pa.int32()),
-        ("error", pa.string()),
-        ("prompt_hash", pa.string()),
-        ("edit_kind", pa.string()),
-        ("created_at", pa.float64()),
-        ("usage_estimated", pa.bool_()),
-        ("finish_reason", pa.string()),
-        ("replayed", pa.bool_()),
-    ]
-)
-SCHEMAS = {
-    "programs": PROGRAM_SCHEMA,
-    "code": CODE_SCHEMA,
-    "events": EVENT_SCHEMA,
-    "llm_calls": LLM_CALL_SCHEMA,
-}
-
+_program_row = program_row  # the name tests and older callers use
 
 COMPACT_AT = 64  # loose segments of a table that trigger a merge into one file
+READ_RETRIES = 3  # a reader racing a live run's merges re-reads the manifest
 
 
-def _number_of(path: Path) -> int:
+def number_of(path: Path) -> int:
     return int(path.stem.split("-")[1])
 
 
-def _range_of(path: Path) -> tuple[int, int]:
+def range_of(path: Path) -> tuple[int, int]:
     _, first, last = path.stem.split("-")
     return int(first), int(last)
 
@@ -133,51 +103,13 @@ def write_atomic(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
-def _program_row(p: Program) -> dict[str, Any]:
-    return {
-        "id": p.id,
-        "parent_ids": list(p.parent_ids),
-        "island": p.island,
-        "generation": p.generation,
-        "iteration": p.iteration,
-        "created_at": p.created_at,
-        "status": str(p.status),
-        "score": p.score,
-        "fitness": p.fitness,
-        "metrics": json.dumps(p.metrics),
-        "artifacts": json.dumps(p.artifacts),
-        "reason": p.reason,
-        "edit_kind": p.edit_kind,
-        "model": p.model,
-        "llm_call_id": p.llm_call_id,
-        "wall_time_s": p.wall_time_s,
-        "duplicate_of": p.duplicate_of,
-        "code_hash": p.code_hash,
-    }
-
-
-def row_program(row: dict[str, Any], code: str) -> Program:
-    return Program(
-        id=row["id"],
-        code=code,
-        parent_ids=tuple(row["parent_ids"] or ()),
-        island=row["island"],
-        generation=row["generation"],
-        iteration=row["iteration"],
-        created_at=row["created_at"],
-        status=Status(row["status"]),
-        metrics=json.loads(row["metrics"]),
-        score=row["score"],
-        fitness=row["fitness"],
-        artifacts=json.loads(row["artifacts"]),
-        reason=row["reason"],
-        edit_kind=row["edit_kind"],
-        model=row["model"],
-        llm_call_id=row["llm_call_id"],
-        wall_time_s=row["wall_time_s"],
-        duplicate_of=row["duplicate_of"],
-        code_hash=row["code_hash"],
-    )
+def _write_parquet(table: pa.Table, path: Path, **options: Any) -> None:
+    """A complete, fsynced file at ``path`` or nothing there (a ``.tmp`` at worst)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, **options)
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 class RunStore:
@@ -191,6 +123,9 @@ class RunStore:
         self._compacted: dict[str, list[tuple[int, int]]] = {t: [] for t in TABLES}
         self._known_code: set[str] | None = None
         self._lookup = ProgramLookup(self)
+        # Opened without repair and never committed: a reader, which may refresh
+        # its manifest from a live run's checkpoint.
+        self._reader = False
 
     # -- creation and opening -------------------------------------------------
 
@@ -217,61 +152,43 @@ class RunStore:
 
     @classmethod
     def open(cls, root: Path, repair: bool = False) -> RunStore:
-        """Open an existing run. Reads see only committed segments.
+        """Open an existing run. Reads see only what the checkpoint committed.
 
-        With ``repair`` (resume, not inspection: a live run may be writing), the
-        segments no checkpoint committed are deleted.
+        Without ``repair`` (inspection: ``evolve show``, notebooks) nothing is
+        written, so a live run can be opened. With ``repair`` (resume only) the
+        files a crash left are removed first (``evolve.store_repair``), and a
+        run written by a newer schema is refused.
         """
         root = Path(root)
         if not (root / "run.json").is_file():
             raise StoreError(f"{root}: not a run directory (no run.json); check the path")
         store = cls(root)
-        checkpoint = store.load_checkpoint()
-        committed = (checkpoint or {}).get("segments", dict.fromkeys(TABLES, 0))
-        compacted = (checkpoint or {}).get("compacted", {})
-        for table in TABLES:
-            store._segments[table] = int(committed.get(table, 0))
-            store._compacted[table] = [(int(a), int(b)) for a, b in compacted.get(table, [])]
+        store._reader = not repair
+        store.refresh()
         if repair:
-            store._repair()
+            version = max(
+                int(store.settings.get("schema_version", 1)),
+                int((store.load_checkpoint() or {}).get("schema_version", 1)),
+            )
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{root}: written with run-store schema {version}, newer than this "
+                    f"evolve's ({SCHEMA_VERSION}); upgrade evolve to resume it "
+                    "(reading it works: unknown columns are left out)"
+                )
+            repair_run_dir(store)
         return store
 
-    def _repair(self) -> None:
-        """Remove what a crash left: half-written temp files and segments written
-        after the last checkpoint (their records were not part of the committed
-        state, so the resumed run redoes them). Committed segments must read back."""
-        for tmp in [*self.root.glob(".*.tmp"), *self.root.glob("*/.*.tmp")]:
-            log.warning("%s: removing a file torn by a crash (%s)", self.root, tmp.name)
-            tmp.unlink()
+    def refresh(self) -> None:
+        """Re-read the checkpoint's manifest of committed files (a reader of a
+        live run sees what was committed since; a writer never needs this)."""
+        checkpoint = self.load_checkpoint() or {}
+        committed = checkpoint.get("segments", {})
+        compacted = checkpoint.get("compacted", {})
         for table in TABLES:
-            ranges = set(self._compacted[table])
-            for path in (self.root / table).glob("compact-*.parquet"):
-                if _range_of(path) not in ranges:  # a compaction the crash interrupted
-                    log.warning("%s: removing an unfinished compaction (%s)", self.root, path.name)
-                    path.unlink()
-            for path in sorted((self.root / table).glob("part-*.parquet")):
-                if self._covered(table, _number_of(path)):  # already merged; crash before delete
-                    path.unlink()
-            for path in self._segment_paths(table, committed_only=False):
-                if path.name.startswith("compact-"):
-                    continue
-                if int(path.stem.split("-")[1]) <= self._segments[table]:
-                    try:
-                        pq.read_metadata(path)
-                    except Exception as exc:
-                        raise StoreError(
-                            f"{path}: committed segment is unreadable ({exc}); it was fsynced "
-                            "before the checkpoint named it, so the storage lost it: restore "
-                            "the run directory from a backup"
-                        ) from exc
-                    continue
-                try:
-                    rows = pq.read_metadata(path).num_rows
-                    what = f"{rows} record(s) written after the last checkpoint"
-                except Exception:
-                    what = "a torn segment"
-                log.warning("%s: dropping %s (%s); the run redoes them", self.root, what, path.name)
-                path.unlink()
+            self._segments[table] = int(committed.get(table, 0))
+            self._compacted[table] = [(int(a), int(b)) for a, b in compacted.get(table, [])]
+        self._lookup.reindex()
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -281,16 +198,37 @@ class RunStore:
     def problem_dir(self) -> Path:
         return self.root / "problem"
 
+    # -- manifest (also used by store_repair) ---------------------------------
+
+    def tables_on_disk(self) -> list[str]:
+        return [t for t in TABLES if (self.root / t).is_dir()]
+
+    def committed_count(self, table: str) -> int:
+        return self._segments[table]
+
+    def compacted_ranges(self, table: str) -> list[tuple[int, int]]:
+        return list(self._compacted[table])
+
+    def covered(self, table: str, number: int) -> bool:
+        return any(a <= number <= b for a, b in self._compacted[table])
+
     # -- writing --------------------------------------------------------------
 
     def append_program(self, program: Program) -> None:
         if self._known_code is None:
-            self._known_code = set(self.read_table("code").column("code_hash").to_pylist())
-        self._pending["programs"].append(_program_row(program))
+            self._known_code = set(self._read_column("code", "code_hash"))
+        self._pending["programs"].append(program_row(program))
         self._lookup.pending(program)
         if program.code_hash not in self._known_code:
             self._known_code.add(program.code_hash)
             self._pending["code"].append({"code_hash": program.code_hash, "code": program.code})
+
+    def append_evaluation(
+        self, program: Program, peak_memory_mb: float | None, stage_reached: int | None
+    ) -> None:
+        """What the sandbox measured for one evaluation of ``program`` (already
+        scored: its status and wall time are taken from it)."""
+        self._pending["evaluations"].append(evaluation_row(program, peak_memory_mb, stage_reached))
 
     def append_event(self, kind: str, iteration: int, payload: dict[str, Any]) -> None:
         self._pending["events"].append(
@@ -308,6 +246,7 @@ class RunStore:
 
     def commit(self, checkpoint: dict[str, Any]) -> None:
         """Write pending records as new segments, then the checkpoint naming them."""
+        self._reader = False  # its own commits are now the truth: never refresh
         written: set[Path] = set()
         for table in TABLES:
             rows = self._pending[table]
@@ -317,11 +256,7 @@ class RunStore:
             path = self.root / table / f"part-{n:06d}.parquet"
             self._lookup.committed(table, path, rows)
             path.parent.mkdir(exist_ok=True)  # tables added by a later schema version
-            tmp = path.with_name(f".{path.name}.tmp")
-            pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMAS[table]), tmp)
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
+            _write_parquet(pa.Table.from_pylist(rows, schema=SCHEMAS[table]), path)
             self._segments[table] = n
             rows.clear()
             written.add(path.parent)
@@ -337,15 +272,12 @@ class RunStore:
         write_atomic(self.root / "checkpoint.json", json.dumps(state).encode())
         for table in merged:  # the checkpoint now names the merged file instead
             for path in (self.root / table).glob("part-*.parquet"):
-                if self._covered(table, _number_of(path)):
+                if self.covered(table, number_of(path)):
                     path.unlink()
             self._lookup.reindex()
 
     def _loose(self, table: str) -> list[Path]:
         return [p for p in self._segment_paths(table) if p.name.startswith("part-")]
-
-    def _covered(self, table: str, number: int) -> bool:
-        return any(a <= number <= b for a, b in self._compacted[table])
 
     def _compact(self, table: str) -> bool:
         """Merge the loose committed segments of ``table`` into one file once there
@@ -356,14 +288,10 @@ class RunStore:
         if self._segments[table] - merged_up_to < COMPACT_AT:  # cheap: no directory scan
             return False
         loose = self._loose(table)
-        first, last = _number_of(loose[0]), _number_of(loose[-1])
+        first, last = number_of(loose[0]), number_of(loose[-1])
         merged = pa.concat_tables([pq.read_table(p, schema=SCHEMAS[table]) for p in loose])
         path = self.root / table / f"compact-{first:06d}-{last:06d}.parquet"
-        tmp = path.with_name(f".{path.name}.tmp")
-        pq.write_table(merged, tmp, row_group_size=ROW_GROUP)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        _write_parquet(merged, path, row_group_size=ROW_GROUP)
         self._compacted[table].append((first, last))
         return True
 
@@ -376,34 +304,68 @@ class RunStore:
         try:
             return json.loads(path.read_text())
         except json.JSONDecodeError as exc:
-            raise StoreError(f"{path}: unreadable checkpoint ({exc})") from exc
+            raise StoreError(
+                f"{path}: unreadable checkpoint ({exc}); it is only ever replaced "
+                "atomically, so the storage lost data: restore the run from a backup"
+            ) from exc
 
-    def _segment_paths(self, table: str, committed_only: bool = True) -> list[Path]:
-        """The files holding ``table``, in record order: merged ranges and loose parts."""
-        ranges = self._compacted[table]
-        files: list[tuple[int, Path]] = [
-            (a, self.root / table / f"compact-{a:06d}-{b:06d}.parquet") for a, b in ranges
-        ]
-        for path in (self.root / table).glob("part-*.parquet"):
-            number = _number_of(path)
-            if self._covered(table, number):
-                continue
-            if committed_only and number > self._segments[table]:
-                continue
-            files.append((number, path))
-        return [path for _, path in sorted(files)]
+    def _segment_paths(self, table: str) -> list[Path]:
+        """The committed files of ``table`` in record order, named by the manifest
+        (merged ranges, then the parts between and after them), never by listing
+        the folder: a file that is not there raises, rather than reading less."""
+        folder = self.root / table
+        files: list[Path] = []
+        next_part = 1
+        for first, last in sorted(self._compacted[table]):
+            files += [folder / f"part-{n:06d}.parquet" for n in range(next_part, first)]
+            files.append(folder / f"compact-{first:06d}-{last:06d}.parquet")
+            next_part = max(next_part, last + 1)
+        last_part = self._segments[table]
+        files += [folder / f"part-{n:06d}.parquet" for n in range(next_part, last_part + 1)]
+        return files
 
-    def read_table(self, table: str) -> pa.Table:
-        """All committed rows of ``table`` (readable while the run is live)."""
-        parts = [pq.read_table(p, schema=SCHEMAS[table]) for p in self._segment_paths(table)]
+    def _read_files(self, table: str, columns: list[str] | None = None) -> list[pa.Table]:
+        """Every committed file of ``table``. A reader racing a live run's merge
+        (it deletes the parts it merged) re-reads the manifest and tries again."""
+        schema = SCHEMAS[table]
+        if columns is not None:
+            schema = pa.schema([schema.field(c) for c in columns])
+        for attempt in range(READ_RETRIES + 1):
+            try:
+                return [
+                    pq.read_table(p, schema=schema, columns=columns)
+                    for p in self._segment_paths(table)
+                ]
+            except FileNotFoundError:
+                if not self._reader or attempt == READ_RETRIES:
+                    raise
+                self.refresh()
+        raise AssertionError("unreachable")
+
+    def _read_column(self, table: str, column: str) -> list[Any]:
+        return [v for part in self._read_files(table, [column]) for v in part.column(0).to_pylist()]
+
+    def read_table(self, table: str, columns: list[str] | None = None) -> pa.Table:
+        """All committed rows of ``table`` (readable while the run is live);
+        ``columns`` reads only those (e.g. ``["id", "parent_ids"]`` for a lineage)."""
+        parts = self._read_files(table, columns)
         if not parts:
-            return SCHEMAS[table].empty_table()
+            schema = SCHEMAS[table]
+            return (
+                schema if columns is None else pa.schema(map(schema.field, columns))
+            ).empty_table()
         return pa.concat_tables(parts)
 
     def get_program(self, program_id: str) -> Program:
         """One program by id, recorded or still pending (random access for the
         database, which keeps only metadata in memory)."""
-        return self._lookup.get(program_id)
+        try:
+            return self._lookup.get(program_id)
+        except (KeyError, FileNotFoundError):
+            if not self._reader:
+                raise
+            self.refresh()  # committed since this reader opened, or merged away
+            return self._lookup.get(program_id)
 
     def read_segment(self, table: str, path: Path) -> pa.Table:
         """One file of ``table`` (a loose part or a merged range)."""

@@ -1,0 +1,176 @@
+"""The run directory's tables: their versioned Parquet schemas and row conversions.
+
+Versions (``SCHEMA_VERSION``; ``run.json`` keeps the version that created the
+run, ``checkpoint.json`` the version of its last writer):
+
+1. ``programs``, ``code``, ``events``, ``llm_calls``.
+2. adds the ``evaluations`` table (one row per sandbox evaluation: peak memory,
+   stage reached, wall time); the other tables are unchanged.
+
+Evolution rule: a later version only adds tables or nullable columns, never
+renames, retypes or drops one. Readers read every file with the current schema
+(``pq.read_table(path, schema=...)``), which fills a column an older file lacks
+with nulls, and a table an older run lacks reads as empty. So a run of any
+earlier version opens, reads and resumes in place: nothing is rewritten (a
+merge of segments rewrites them in the current schema, which is a superset).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pyarrow as pa
+
+from evolve.records import Program, Status
+
+__all__ = [
+    "CODE_SCHEMA",
+    "EVALUATION_SCHEMA",
+    "EVENT_SCHEMA",
+    "LLM_CALL_SCHEMA",
+    "PROGRAM_SCHEMA",
+    "SCHEMAS",
+    "SCHEMA_VERSION",
+    "TABLES",
+    "evaluation_row",
+    "program_row",
+    "row_program",
+]
+
+SCHEMA_VERSION = 2
+
+PROGRAM_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("parent_ids", pa.list_(pa.string())),
+        ("island", pa.int32()),
+        ("generation", pa.int32()),
+        ("iteration", pa.int64()),
+        ("created_at", pa.float64()),
+        ("status", pa.string()),
+        ("score", pa.float64()),
+        ("fitness", pa.float64()),
+        ("metrics", pa.string()),  # JSON object name -> float
+        ("artifacts", pa.string()),  # JSON object name -> str
+        ("reason", pa.string()),
+        ("edit_kind", pa.string()),
+        ("model", pa.string()),
+        ("llm_call_id", pa.string()),
+        ("wall_time_s", pa.float64()),
+        ("duplicate_of", pa.string()),
+        ("code_hash", pa.string()),
+    ]
+)
+CODE_SCHEMA = pa.schema([("code_hash", pa.string()), ("code", pa.string())])
+EVENT_SCHEMA = pa.schema(
+    [
+        ("time", pa.float64()),
+        ("iteration", pa.int64()),
+        ("kind", pa.string()),
+        ("payload", pa.string()),  # JSON object
+    ]
+)
+LLM_CALL_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("model", pa.string()),
+        ("prompt_tokens", pa.int64()),
+        ("completion_tokens", pa.int64()),
+        ("cost_usd", pa.float64()),
+        ("latency_s", pa.float64()),
+        ("retries", pa.int32()),
+        ("error", pa.string()),
+        ("prompt_hash", pa.string()),
+        ("edit_kind", pa.string()),
+        ("created_at", pa.float64()),
+        ("usage_estimated", pa.bool_()),
+        ("finish_reason", pa.string()),
+        ("replayed", pa.bool_()),
+    ]
+)
+# Version 2. Why a table of its own rather than program columns: an evaluation
+# is what the sandbox measured (resources, how far the scorer got), a program
+# is what evolution knows; duplicates are programs without an evaluation, and
+# a program may one day be evaluated again (re-scoring, more fidelity).
+EVALUATION_SCHEMA = pa.schema(
+    [
+        ("program_id", pa.string()),
+        ("iteration", pa.int64()),
+        ("finished_at", pa.float64()),  # wall clock when the result was recorded
+        ("status", pa.string()),
+        ("wall_time_s", pa.float64()),
+        ("peak_memory_mb", pa.float64()),  # 0.0 where the sandbox does not measure it
+        ("stage_reached", pa.int32()),  # cascade stage the scorer got to
+    ]
+)
+SCHEMAS = {
+    "programs": PROGRAM_SCHEMA,
+    "code": CODE_SCHEMA,
+    "events": EVENT_SCHEMA,
+    "llm_calls": LLM_CALL_SCHEMA,
+    "evaluations": EVALUATION_SCHEMA,
+}
+TABLES = tuple(SCHEMAS)
+
+
+def program_row(p: Program) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "parent_ids": list(p.parent_ids),
+        "island": p.island,
+        "generation": p.generation,
+        "iteration": p.iteration,
+        "created_at": p.created_at,
+        "status": str(p.status),
+        "score": p.score,
+        "fitness": p.fitness,
+        "metrics": json.dumps(p.metrics),
+        "artifacts": json.dumps(p.artifacts),
+        "reason": p.reason,
+        "edit_kind": p.edit_kind,
+        "model": p.model,
+        "llm_call_id": p.llm_call_id,
+        "wall_time_s": p.wall_time_s,
+        "duplicate_of": p.duplicate_of,
+        "code_hash": p.code_hash,
+    }
+
+
+def row_program(row: dict[str, Any], code: str) -> Program:
+    return Program(
+        id=row["id"],
+        code=code,
+        parent_ids=tuple(row["parent_ids"] or ()),
+        island=row["island"],
+        generation=row["generation"],
+        iteration=row["iteration"],
+        created_at=row["created_at"],
+        status=Status(row["status"]),
+        metrics=json.loads(row["metrics"]),
+        score=row["score"],
+        fitness=row["fitness"],
+        artifacts=json.loads(row["artifacts"]),
+        reason=row["reason"],
+        edit_kind=row["edit_kind"],
+        model=row["model"],
+        llm_call_id=row["llm_call_id"],
+        wall_time_s=row["wall_time_s"],
+        duplicate_of=row["duplicate_of"],
+        code_hash=row["code_hash"],
+    )
+
+
+def evaluation_row(
+    program: Program, peak_memory_mb: float | None, stage_reached: int | None
+) -> dict[str, Any]:
+    return {
+        "program_id": program.id,
+        "iteration": program.iteration,
+        "finished_at": time.time(),
+        "status": str(program.status),
+        "wall_time_s": program.wall_time_s,
+        "peak_memory_mb": peak_memory_mb,
+        "stage_reached": stage_reached,
+    }
