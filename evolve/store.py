@@ -22,8 +22,9 @@ naming how many parts of each table are committed and which ranges are merged.
 A crash between the two leaves files the checkpoint does not name; resume
 (``open(repair=True)``, see ``evolve.store_repair``) deletes them, so the
 programs on disk and the database state always agree and nothing is
-duplicated. Temp names start with ``.``, which pandas, pyarrow, polars and
-DuckDB skip when reading a folder.
+duplicated. Files are written in ``RUN/.tmp/`` and renamed into their table
+folder, so a folder holds only complete Parquet files, readable by pandas,
+pyarrow, polars and DuckDB while the run is live.
 
 Public reading API (stable; the notebook, report and export build on it):
 ``RunStore.open``, ``settings``, ``problem_dir``, ``load_checkpoint``,
@@ -103,9 +104,16 @@ def write_atomic(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+TMP_DIR = ".tmp"  # under RUN/: files being written, never inside a table folder
+
+
 def _write_parquet(table: pa.Table, path: Path, **options: Any) -> None:
-    """A complete, fsynced file at ``path`` or nothing there (a ``.tmp`` at worst)."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    """A complete, fsynced file at ``path`` or nothing there. It is written in
+    ``RUN/.tmp/`` and renamed into its table folder, so a folder only ever holds
+    complete files: even readers that do not skip hidden files (polars reading
+    a folder) never meet a half-written one."""
+    tmp = path.parent.parent / TMP_DIR / f"{path.parent.name}.{path.name}"
+    tmp.parent.mkdir(exist_ok=True)
     pq.write_table(table, tmp, **options)
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())

@@ -1,9 +1,9 @@
 """What `evolve resume` does to a run directory before writing to it again.
 
-A crash (``kill -9``, power loss) can leave, in each table folder:
+A crash (``kill -9``, power loss) can leave:
 
-* a temp file (``.NAME.tmp``): a segment, merge or checkpoint being written.
-  Removed: nothing names it.
+* a temp file (``RUN/.tmp/TABLE.NAME``, ``RUN/.checkpoint.json.tmp``): a
+  segment, merge or checkpoint being written. Removed: nothing names it.
 * loose segments numbered past the checkpoint's count: written, then the
   process died before the checkpoint named them. Removed with a warning: the
   checkpoint's database state does not know their programs, so the resumed
@@ -55,7 +55,9 @@ def repair(store: RunStore) -> None:
     from evolve.store import StoreError, number_of, range_of
 
     root = store.root
-    for tmp in [*root.glob(".*.tmp"), *root.glob("*/.*.tmp")]:
+    # Files being written when the run died: RUN/.tmp/* (and, from runs of
+    # earlier versions, .NAME.tmp beside their final name).
+    for tmp in [*root.glob(".tmp/*"), *root.glob(".*.tmp"), *root.glob("*/.*.tmp")]:
         log.warning("%s: removing a file torn by a crash (%s)", root, tmp.name)
         tmp.unlink()
     try:

@@ -109,7 +109,7 @@ def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(tmp_path: Path)
     assert all(set(r["parent_ids"]) <= known for r in rows)
     code = set(pq.read_table(run_dir / "code").column("code_hash").to_pylist())
     assert {r["code_hash"] for r in rows} <= code
-    assert not list(run_dir.rglob(".*.tmp"))
+    assert not list(run_dir.rglob(".*.tmp")) and not list(run_dir.glob(".tmp/*"))
     for part in run_dir.rglob("*.parquet"):
         pq.read_metadata(part)
     # Evaluations in flight at a kill are lost, never half-recorded, and redone
@@ -128,13 +128,15 @@ def test_resume_removes_torn_and_uncommitted_files(tmp_path: Path, caplog) -> No
     store = RunStore.create(tmp_path / "run", {"problem": "tiny"}, problem)
     store.append_program(Program(id="a", code="x = 1\n"))
     store.commit({})
-    (tmp_path / "run" / "programs" / ".part-000002.parquet.tmp").write_bytes(b"PAR1 torn")
+    (tmp_path / "run" / ".tmp" / "programs.part-000002.parquet").write_bytes(b"PAR1 torn")
+    (tmp_path / "run" / "programs" / ".part-000002.parquet.tmp").write_bytes(b"PAR1 (v1 name)")
     (tmp_path / "run" / "programs" / "part-000002.parquet").write_bytes(b"PAR1 torn too")
     with caplog.at_level("WARNING"):
         reopened = RunStore.open(tmp_path / "run", repair=True)
     assert [r["id"] for r in reopened.read_table("programs").to_pylist()] == ["a"]
     assert not (tmp_path / "run" / "programs" / "part-000002.parquet").exists()
     assert not list((tmp_path / "run").rglob(".*.tmp"))
+    assert not list((tmp_path / "run" / ".tmp").iterdir())
     assert "torn" in caplog.text
 
 

@@ -124,7 +124,10 @@ def test_a_reader_opened_before_merges_keeps_reading_everything(tmp_path: Path) 
 def test_directory_readers_skip_temp_files_and_see_each_record_once(tmp_path: Path) -> None:
     committed_run(tmp_path, store_module.COMPACT_AT + 3)  # a merged file and loose parts
     folder = tmp_path / "run" / "programs"
-    # What a crash or a write in progress leaves: temp files (never renamed).
+    # Files are written outside the table folder, then renamed in: complete or absent.
+    assert {p.suffix for p in folder.iterdir()} == {".parquet"}
+    assert not list((tmp_path / "run" / ".tmp").iterdir())
+    # Runs of earlier versions wrote temp files beside their final names.
     pq.write_table(pq.read_table(next(folder.glob("part-*"))), folder / ".part-000099.parquet.tmp")
     (folder / ".compact-000070-000099.parquet.tmp").write_bytes(b"PAR1 torn")
     expected = [f"p{i}" for i in range(store_module.COMPACT_AT + 3)]

@@ -43,22 +43,36 @@ programs = st.builds(
 )
 
 
+measured = st.tuples(st.none() | finite, st.none() | st.integers(0, 2**31 - 1))
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(programs, min_size=1, max_size=8, unique_by=lambda p: p.id), st.integers(1, 3))
-def test_programs_round_trip_through_the_store(records: list[Program], commits: int) -> None:
+@given(
+    st.lists(st.tuples(programs, measured), min_size=1, max_size=8, unique_by=lambda r: r[0].id),
+    st.integers(1, 3),
+)
+def test_programs_and_evaluations_round_trip_through_the_store(
+    records: list[tuple[Program, tuple[float | None, int | None]]], commits: int
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         problem = write_problem(Path(tmp) / "problem")
         store = RunStore.create(Path(tmp) / "run", {"problem": "p"}, problem)
-        for i, program in enumerate(records):
+        for i, (program, (memory, stage)) in enumerate(records):
             store.append_program(program)
+            store.append_evaluation(program, memory, stage)
             if i % commits == 0:
                 store.commit({})
         store.commit({})
-        loaded = RunStore.open(Path(tmp) / "run").load_programs()
-        assert list(loaded) == [p.id for p in records]
-        for program in records:
+        reopened = RunStore.open(Path(tmp) / "run")
+        loaded = reopened.load_programs()
+        assert list(loaded) == [p.id for p, _ in records]
+        for program, _ in records:
             assert loaded[program.id] == program
             assert RunStore.open(Path(tmp) / "run").get_program(program.id) == program
+        keys = ["program_id", "iteration", "status", "wall_time_s"]
+        keys += ["peak_memory_mb", "stage_reached"]
+        got = [tuple(e[k] for k in keys) for e in reopened.read_table("evaluations").to_pylist()]
+        assert got == [(p.id, p.iteration, str(p.status), p.wall_time_s, *m) for p, m in records]
 
 
 def test_a_schema_v1_run_opens_and_reads(tmp_path: Path) -> None:
