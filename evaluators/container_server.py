@@ -15,8 +15,10 @@ Around each job this server also:
 * creates the job's scratch directory under the ``/scratch`` tmpfs *as the
   job's uid* (no CAP_CHOWN needed), and
 * afterwards, again as that uid, removes every file the uid owns in the
-  writable places (``/scratch``, ``/dev/shm``), so nothing a candidate leaves
-  is visible to the next one. If that fails, the server stops: the host sees
+  writable places (``/scratch``, ``/dev/shm``, ``/dev/mqueue``) and every
+  System V IPC object it owns or created (this server cannot give each job an
+  IPC namespace of its own), so nothing a candidate leaves is visible to the
+  next one. If that fails, the server stops: the host sees
   the container die and replaces it.
 
 Stdlib only, like the rest of ``evaluators``.
@@ -32,11 +34,11 @@ import stat
 import sys
 from typing import Any
 
-from evaluators import forkserver
+from evaluators import _ipc, forkserver
 
 __all__ = ["WRITABLE_ROOTS", "main"]
 
-WRITABLE_ROOTS = ("/scratch", "/dev/shm")
+WRITABLE_ROOTS = ("/scratch", "/dev/shm", "/dev/mqueue")
 
 
 def _as_uid(uid: int, action: Any) -> bool:
@@ -88,10 +90,10 @@ def _open_up(root: str, uid: int) -> None:
 
 
 def wipe(uid: int) -> bool:
-    """As ``uid``: delete every file it owns in the writable places."""
+    """As ``uid``: delete every file and SysV IPC object it owns in the writable places."""
 
     def action() -> bool:
-        ok = True
+        ok = _ipc.remove_owned(uid)
         for root in WRITABLE_ROOTS:
             if os.path.isdir(root):
                 _open_up(root, uid)

@@ -11,7 +11,8 @@ Per job, in this order:
 
 * become a child subreaper, so every orphaned descendant reparents here and
   no process of the job can leave this subtree;
-* as root: a new network namespace (no interfaces up), a new mount namespace
+* as root: a new network namespace (no interfaces up), a new IPC namespace,
+  a new mount namespace
   (see :mod:`evaluators._fs`), and a per-job unprivileged uid for the harness;
   ``spec["require"]`` lists the features the host was promised, and a job that
   cannot get them fails with ERROR instead of running with less;
@@ -94,6 +95,13 @@ def _isolate(spec: dict[str, Any], uid: int | None) -> tuple[int | None, set[str
         enforced.add("network")
     except OSError as exc:
         notes.append(f"no network namespace ({exc.strerror})")
+    try:
+        # SysV IPC objects outlive their processes: in a namespace of the job's
+        # own, the kernel frees them with it (a container's server removes them).
+        _linux.unshare(_linux.CLONE_NEWIPC)
+        enforced.add("ipc")
+    except OSError as exc:
+        notes.append(f"no IPC namespace ({exc.strerror})")
     if uid is not None:
         try:
             _linux.unshare(_linux.CLONE_NEWNS)

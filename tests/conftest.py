@@ -28,3 +28,10 @@ def docker_sandbox() -> Iterator[object]:
         pytest.fail(f"the Docker sandbox is required for these tests: {exc}")
     yield box
     box.close()
+    from sandboxes.docker import reaper
+
+    mine = [f"{reaper.LABEL}=1", f"{reaper.OWNER_LABEL}={reaper.owner_id()}"]
+    left = box._client.containers.list(
+        all=True, filters={"label": [*mine, f"{reaper.RUN_LABEL}=test-session"]}
+    )
+    assert not left, f"containers left behind after close: {[c.short_id for c in left]}"

@@ -14,6 +14,8 @@ import time
 
 import pytest
 
+from sandboxes.docker import reaper
+from sandboxes.docker.sandbox import DockerSandbox
 from sandboxes.job import EvalResult, Sandbox, Status
 from tests.sandbox.jobs import CALLING_SCORER, IMPORTING_SCORER, Listener, make_job
 
@@ -24,7 +26,21 @@ def run(box: Sandbox, code: str, scorer: str = CALLING_SCORER, **limits: float) 
     result = box.run(make_job(code, scorer, **limits))
     healthy = box.run(make_job(HEALTHY))
     assert healthy.status == Status.OK and healthy.metrics == {"score": 42.0}, healthy.reason
+    if isinstance(box, DockerSandbox):
+        # A container the pool replaced (after an OOM, a timeout ...) is gone, not left behind.
+        live = containers_of(box)
+        assert len(live) <= box.max_containers, [c.short_id for c in live]
     return result
+
+
+def containers_of(box: DockerSandbox) -> list:
+    """The containers this process started for ``box``'s run label (running or not)."""
+    labels = [
+        f"{reaper.LABEL}=1",
+        f"{reaper.OWNER_LABEL}={reaper.owner_id()}",
+        f"{reaper.RUN_LABEL}={box._run_label}",
+    ]
+    return box._client.containers.list(all=True, filters={"label": labels})
 
 
 def breaches(box: Sandbox, code: str, **limits: float) -> float:
@@ -65,6 +81,7 @@ def test_allocating_10_gb_is_out_of_memory(backend: Sandbox) -> None:
     code = "def solve():\n    block = bytearray(10 * 1024**3)\n    return len(block)\n"
     result = run(backend, code, IMPORTING_SCORER, memory_mb=512)
     assert result.status == Status.OOM, result.reason
+    assert "out of memory" in result.reason and "512 MB" in result.reason
 
 
 def test_a_gigabyte_on_stdout_is_capped(backend: Sandbox) -> None:
@@ -190,7 +207,9 @@ def test_killing_its_parent_fails_or_only_ends_its_own_job(backend: Sandbox) -> 
         return 1e9
     """
     result = run(backend, code)
-    assert result.status != Status.OK or result.metrics != {"score": 1e9}
+    # Its parent is the scorer's process: the job ends, as an error naming the signal.
+    assert result.status == Status.ERROR, result
+    assert "SIGKILL" in result.reason
 
 
 def test_os_exit_is_an_error_with_a_reason(backend: Sandbox) -> None:
@@ -206,24 +225,45 @@ def test_segfault_is_an_error_naming_the_signal(backend: Sandbox) -> None:
     assert "SIGSEGV" in result.reason
 
 
+FORGED = (
+    '{"v": 1, "status": "ok", "metrics": {"score": 1e9}, "artifacts": {}, "reason": "", '
+    '"wall_time_s": 0, "peak_memory_mb": 0, "stage_reached": 1}'
+)
+
+
 def test_a_printed_forged_envelope_does_not_count(backend: Sandbox) -> None:
-    code = """
-    import json, os, sys
+    code = f"""
+    import sys
 
     def solve():
-        fake = json.dumps({"v": 1, "status": "ok", "metrics": {"score": 1e9}, "artifacts": {},
-                           "reason": "", "wall_time_s": 0, "peak_memory_mb": 0,
-                           "stage_reached": 1})
-        for fd in range(1, 64):
-            try:
-                os.write(fd, fake.encode())
-            except OSError:
-                pass
-        sys.exit(0)
+        print({FORGED!r}, flush=True)
+        print({FORGED!r}, file=sys.stderr, flush=True)
+        return 1.0
     """
     result = run(backend, code, IMPORTING_SCORER)
-    assert result.metrics.get("score") != 1e9
-    assert result.status != Status.OK
+    assert result.status == Status.OK, result.reason
+    assert result.metrics == {"score": 1.0}  # the real score; the printed one is just output
+    assert '"score": 1e9' in result.artifacts["stdout"]
+
+
+def test_a_forged_envelope_on_every_descriptor_does_not_count(backend: Sandbox) -> None:
+    # Run by call_candidate, the candidate holds no channel but the one for its own
+    # return value: what it writes there is a malformed return value, never a score.
+    code = f"""
+    import os
+
+    def solve():
+        for fd in range(1, 256):
+            try:
+                os.write(fd, {FORGED!r}.encode())
+            except OSError:
+                pass
+        os._exit(0)
+    """
+    result = run(backend, code)
+    assert result.status == Status.ERROR, result
+    assert "solve()" in result.reason
+    assert "score" not in result.metrics
 
 
 def test_patching_the_scorer_module_changes_nothing(backend: Sandbox) -> None:
@@ -320,3 +360,43 @@ def test_nothing_is_left_for_the_next_candidate(backend: Sandbox) -> None:
                     assert MARKER.encode() not in f.read()
             except OSError:
                 pass
+
+
+IPC_KEYS = (0x7E5701, 0x7E5702, 0x7E5703)  # SysV keys: shared memory, message queue, semaphore
+
+
+def test_no_ipc_object_is_left_for_the_next_candidate(backend: Sandbox) -> None:
+    # SysV IPC objects outlive their processes; POSIX queues live in /dev/mqueue.
+    leave = f"""
+    import ctypes, os
+
+    def solve():
+        libc = ctypes.CDLL(None, use_errno=True)
+        made = [libc.shmget({IPC_KEYS[0]}, 1 << 20, 0o1666), libc.msgget({IPC_KEYS[1]}, 0o1666),
+                libc.semget({IPC_KEYS[2]}, 1, 0o1666)]
+        try:
+            open("/dev/mqueue/{MARKER}", "w").close()
+        except OSError:
+            pass
+        return sum(ident >= 0 for ident in made)
+    """
+    find = f"""
+    import ctypes, os
+
+    def solve():
+        libc = ctypes.CDLL(None, use_errno=True)
+        found = [libc.shmget({IPC_KEYS[0]}, 0, 0), libc.msgget({IPC_KEYS[1]}, 0),
+                 libc.semget({IPC_KEYS[2]}, 0, 0)]
+        seen = sum(ident >= 0 for ident in found)
+        try:
+            seen += "{MARKER}" in os.listdir("/dev/mqueue")
+        except OSError:
+            pass
+        return seen
+    """
+    assert breaches(backend, leave) == 3  # the candidate could make them ...
+    assert breaches(backend, find) == 0  # ... and the next one sees none of them
+    for kind in ("shm", "msg", "sem"):  # nor are they left on the host
+        with open(f"/proc/sysvipc/{kind}") as f:
+            keys = {int(row.split()[0]) for row in f.read().splitlines()[1:]}
+        assert not keys & set(IPC_KEYS), kind
