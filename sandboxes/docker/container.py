@@ -17,6 +17,7 @@ cgroup (:meth:`WarmContainer.oom_kills`).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import tempfile
@@ -30,6 +31,8 @@ from sandboxes.docker.gpu import device_requests
 from sandboxes.job import Limits
 
 __all__ = ["ContainerError", "ContainerSettings", "WarmContainer", "run_kwargs"]
+
+log = logging.getLogger(__name__)
 
 _SERVER = "from evaluators.container_server import main; main()"
 _SOCKET = "server.sock"
@@ -109,10 +112,12 @@ def run_kwargs(settings: ContainerSettings, labels: dict[str, str], host_dir: Pa
 
 
 def _cgroup_files(container_id: str) -> list[Path]:
-    """Where the container's OOM-kill counter may live (cgroup v1 and v2 layouts)."""
+    """Where the container's OOM-kill counter may live (cgroup v1 and v2, cgroupfs and
+    systemd drivers)."""
     fs = Path("/sys/fs/cgroup")
     return [
         fs / "memory/docker" / container_id / "memory.oom_control",
+        fs / "memory/system.slice" / f"docker-{container_id}.scope" / "memory.oom_control",
         fs / "docker" / container_id / "memory.events",
         fs / "system.slice" / f"docker-{container_id}.scope" / "memory.events",
     ]
@@ -173,6 +178,12 @@ class WarmContainer:
             raise ContainerError(f"cannot connect to the sandbox server: {self._logs()}")
         self._control = control
         self._oom_file = next((f for f in _cgroup_files(self.id) if f.exists()), None)
+        if self._oom_file is None:
+            log.warning(
+                "docker sandbox: no memory cgroup found for container %s; an OOM kill of a "
+                "candidate will be reported as an error or by its signal, not as oom",
+                self.id[:12],
+            )
 
     def _logs(self) -> str:
         with contextlib.suppress(Exception):
