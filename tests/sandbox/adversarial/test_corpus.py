@@ -50,6 +50,17 @@ def breaches(box: Sandbox, code: str, **limits: float) -> float:
     return result.metrics["score"]
 
 
+def enforced(box: Sandbox, guarantee: str) -> bool:
+    """Whether ``box`` enforces ``guarantee`` on this host. Where it cannot (the process
+    backend without root), the case cannot be blocked, so check instead that the sandbox
+    says so (it is logged at start-up): an unenforced guarantee must never be silent."""
+    guarantees = box.guarantees()  # type: ignore[attr-defined]
+    if getattr(guarantees, guarantee):
+        return True
+    assert guarantees.missing(), f"{guarantee} is not enforced and not reported"
+    return False
+
+
 def test_infinite_loop_times_out(backend: Sandbox) -> None:
     started = time.monotonic()
     result = run(
@@ -100,6 +111,8 @@ def test_a_gigabyte_on_stdout_is_capped(backend: Sandbox) -> None:
 
 
 def test_writes_outside_the_scratch_dir_fail(backend: Sandbox) -> None:
+    if not enforced(backend, "private_filesystem"):
+        return
     code = """
     import os
 
@@ -126,6 +139,8 @@ def test_writes_outside_the_scratch_dir_fail(backend: Sandbox) -> None:
 
 
 def test_no_connection_to_a_host_loopback_listener(backend: Sandbox) -> None:
+    if not enforced(backend, "no_network"):
+        return
     listener = Listener()
     code = f"""
     import socket
@@ -145,6 +160,8 @@ def test_no_connection_to_a_host_loopback_listener(backend: Sandbox) -> None:
 
 
 def test_host_names_do_not_resolve(backend: Sandbox) -> None:
+    if not enforced(backend, "no_network"):
+        return
     code = """
     import socket
 
@@ -161,6 +178,8 @@ def test_host_names_do_not_resolve(backend: Sandbox) -> None:
 def test_api_keys_of_the_host_do_not_leak(
     backend: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if not enforced(backend, "separate_uid"):  # as this user it may read /proc/*/environ
+        return
     secret = "sk-evolve-test-secret-4242"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     code = f"""
@@ -181,6 +200,8 @@ def test_api_keys_of_the_host_do_not_leak(
 
 
 def test_the_docker_socket_is_out_of_reach(backend: Sandbox) -> None:
+    if not enforced(backend, "separate_uid"):
+        return
     code = """
     import socket
 
@@ -315,6 +336,8 @@ MARKER = "evolve-leftover-marker-7781"
 
 
 def test_nothing_is_left_for_the_next_candidate(backend: Sandbox) -> None:
+    if not enforced(backend, "private_filesystem"):  # else /dev/shm is the host's
+        return
     leave = f"""
     import os, subprocess, sys
 
@@ -366,6 +389,8 @@ IPC_KEYS = (0x7E5701, 0x7E5702, 0x7E5703)  # SysV keys: shared memory, message q
 
 
 def test_no_ipc_object_is_left_for_the_next_candidate(backend: Sandbox) -> None:
+    if not enforced(backend, "separate_uid"):
+        return
     # SysV IPC objects outlive their processes; POSIX queues live in /dev/mqueue.
     leave = f"""
     import ctypes, os
