@@ -15,6 +15,7 @@ process <= 30 ms (stretch 10 ms).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -82,6 +83,8 @@ def main() -> None:
         "docker cold (new container per job)": DockerSandbox(max_containers=1, cold=True),
     }
     try:
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"load average before: {load} ({os.cpu_count()} CPUs)\n")
         print("| sandbox | median ms / eval | p95 ms / eval | evals |")
         print("|---|---:|---:|---:|")
         for name, box in boxes.items():
