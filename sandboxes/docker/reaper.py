@@ -1,7 +1,9 @@
 """Find and remove sandbox containers nobody owns any more.
 
 Every container we start carries labels: ``evolve.sandbox=1``, the owner
-(``host:pid`` of the process whose sandbox started it), the run and the slot.
+(``host:pid`` of the process whose sandbox started it, and that process's
+start time, so a pid reused by another process does not keep an orphan
+alive), the run and the slot.
 A sandbox removes its own containers on close (and at interpreter exit); a
 process killed with SIGKILL cannot, so every new sandbox first reaps the
 containers of owners on this host that are gone, and any stopped one.
@@ -21,6 +23,7 @@ log = logging.getLogger(__name__)
 
 LABEL = "evolve.sandbox"
 OWNER_LABEL = "evolve.owner"
+OWNER_START_LABEL = "evolve.owner_start"
 RUN_LABEL = "evolve.run"
 SLOT_LABEL = "evolve.slot"
 JOB_LABEL = "evolve.job"
@@ -31,18 +34,29 @@ def owner_id(pid: int | None = None) -> str:
     return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
 
 
+def _start_time(pid: int) -> str:
+    """When ``pid`` started (clock ticks since boot; "" if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[19].decode()
+    except (OSError, IndexError):
+        return ""
+
+
 def labels_for(run: str, slot: int, job: str) -> dict[str, str]:
     """The labels of a container started by this process."""
     return {
         LABEL: "1",
         OWNER_LABEL: owner_id(),
+        OWNER_START_LABEL: _start_time(os.getpid()),
         RUN_LABEL: run,
         SLOT_LABEL: str(slot),
         JOB_LABEL: job,
     }
 
 
-def _owner_alive(owner: str) -> bool:
+def _owner_alive(owner: str, started: str = "") -> bool:
+    """Whether the owner process still runs (``started``: its start time, if labelled)."""
     host, _, pid = owner.rpartition(":")
     if host != socket.gethostname():
         return True  # another machine's daemon user: not ours to judge
@@ -52,7 +66,7 @@ def _owner_alive(owner: str) -> bool:
         return False
     except (PermissionError, ValueError):
         return True
-    return True
+    return not started or _start_time(int(pid)) in (started, "")
 
 
 def _remove(container: Any) -> bool:
@@ -67,9 +81,10 @@ def reap_orphans(client: Any) -> int:
     removed = 0
     for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
         owner = container.labels.get(OWNER_LABEL, "")
+        started = container.labels.get(OWNER_START_LABEL, "")
         # Stopped ones are of no use to anyone; running, paused or just-created
         # ones belong to their owner while it lives.
-        if container.status in ("exited", "dead") or not _owner_alive(owner):
+        if container.status in ("exited", "dead") or not _owner_alive(owner, started):
             removed += _remove(container)
     if removed:
         log.info("docker sandbox: removed %d container(s) left behind", removed)

@@ -199,13 +199,19 @@ def test_reaper_removes_containers_of_dead_owners_only(client) -> None:
         image,
         ["sleep", "60"],
         detach=True,
-        labels={reaper.LABEL: "1", reaper.OWNER_LABEL: reaper.owner_id()},
+        labels=reaper.labels_for("reaper-test", 0, "x"),
         network_mode="none",
     )
+    # This pid is alive, but the labelled start time is not this process's: a reused pid.
+    reused_pid = {**reaper.labels_for("reaper-test", 0, "x"), reaper.OWNER_START_LABEL: "1"}
+    reused = client.containers.run(
+        image, ["sleep", "60"], detach=True, labels=reused_pid, network_mode="none"
+    )
     try:
-        reaper.reap_orphans(client)
+        reaper.reap_orphans(client)  # (another sandbox starting meanwhile may reap first)
         ids = {c.id for c in client.containers.list(all=True)}
         assert orphan.id not in ids
+        assert reused.id not in ids
         assert mine.id in ids
     finally:
         mine.remove(force=True)
