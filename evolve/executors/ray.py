@@ -12,10 +12,13 @@ Results are collected with ``ray.wait`` in completion order by one waiter
 thread that resolves the futures the controller awaits; nothing waits in
 submission order.
 
-Faults: ``max_retries`` re-runs a task whose worker process or node died
-(system failures only: ``retry_exceptions`` is off, and a candidate's crash,
-timeout or OOM is an ordinary result, never an exception). A retried job
-delivers one result, so the run counts each evaluation once.
+Faults: ``max_retries`` re-runs a task whose worker process or node died, or
+whose sandbox raised (a sandbox returns a result for everything the candidate
+or scorer does, so an exception is a system failure: a Docker daemon that does
+not answer, a sandbox that cannot start). A candidate's crash, timeout or OOM is
+an ordinary result, never an exception, so it is never retried. A retried job
+delivers one result, so the run counts each evaluation once; a job that fails
+every attempt is recorded as an ``error`` naming the cluster, not the candidate.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from evolve.executors.ray_worker import WorkerReply, evaluate_job
+from evolve.executors.ray_reap import reap_on_every_node
+from evolve.executors.ray_worker import SandboxSpec, WorkerReply, evaluate_job
 from sandboxes.envelope import error_result
 from sandboxes.job import EvalJob, EvalResult
 
@@ -55,7 +59,8 @@ def connect(address: str | None, num_cpus: int | None = None) -> bool:
 
 
 class RayExecutor:
-    """Up to ``max_workers`` jobs in flight on Ray; ``kind`` names the sandbox on workers.
+    """Up to ``max_workers`` jobs in flight on Ray; ``kind`` names the sandbox on workers
+    (``image`` and ``run_label`` as for :func:`evolve.runner.make_sandbox`).
 
     ``worker`` is the function Ray runs per job (default
     :func:`~evolve.executors.ray_worker.evaluate_job`); tests wrap it to count
@@ -68,7 +73,8 @@ class RayExecutor:
         max_workers: int,
         image: str | None = None,
         owns_ray: bool = False,
-        worker: Callable[[str, str | None, EvalJob], WorkerReply] = evaluate_job,
+        worker: Callable[[SandboxSpec, EvalJob], WorkerReply] = evaluate_job,
+        run_label: str = "",
     ) -> None:
         import ray
 
@@ -79,11 +85,14 @@ class RayExecutor:
                 "RayExecutor needs ray.init() first (see evolve.executors.ray.connect)"
             )
         self.kind = kind
-        self.image = image
+        self.spec = SandboxSpec(kind, image, run_label)
         self.max_workers = max_workers
         self.nodes: Counter[str] = Counter()  # node id -> evaluations it returned
         self._owns_ray = owns_ray
-        self._remote = ray.remote(worker)
+        # max_calls=0: a worker process is reused for every job, GPU jobs included
+        # (Ray would otherwise retire a GPU task's worker after one call, and with it
+        # the warm sandbox).
+        self._remote = ray.remote(max_calls=0)(worker)
         self._slots = SLOT_RESOURCE in ray.cluster_resources()
         self._lock = threading.Lock()
         self._pending: dict[Any, Future[EvalResult]] = {}
@@ -100,7 +109,7 @@ class RayExecutor:
             "num_gpus": limits.gpus,
             "memory": int(limits.memory_mb) << 20,
             "max_retries": _SYSTEM_RETRIES,
-            "retry_exceptions": False,
+            "retry_exceptions": True,  # only the sandbox's own failures raise
         }
         if self._slots:
             options["resources"] = {SLOT_RESOURCE: 1}
@@ -111,7 +120,7 @@ class RayExecutor:
         if self._closed:
             future.set_exception(RuntimeError("the Ray executor is shut down"))
             return future
-        ref = self._remote.options(**self.options(job)).remote(self.kind, self.image, job)
+        ref = self._remote.options(**self.options(job)).remote(self.spec, job)
         with self._lock:
             self._pending[ref] = future
         self._wake.set()
@@ -135,8 +144,9 @@ class RayExecutor:
                 raise
             for ref in ready:
                 with self._lock:
-                    future = self._pending.pop(ref)
-                self._resolve(ref, future)
+                    future = self._pending.pop(ref, None)
+                if future is not None:  # None: shutdown took it meanwhile
+                    self._resolve(ref, future)
 
     def _resolve(self, ref: Any, future: Future[EvalResult]) -> None:
         import ray
@@ -153,7 +163,11 @@ class RayExecutor:
         future.set_result(result)
 
     def shutdown(self) -> None:
-        """Stop taking jobs, cancel those in flight, and stop Ray if we started it."""
+        """Stop taking jobs, cancel those in flight, and stop Ray if we started it.
+
+        A cancelled task's worker is killed and cannot close its sandbox, so with
+        Docker every node is swept for the containers it left.
+        """
         import ray
 
         self._closed = True
@@ -165,6 +179,10 @@ class RayExecutor:
                 ray.cancel(ref, force=True)
             future.cancel()
         self._waiter.join(timeout=5)
+        if pending and self.kind == "docker":
+            with contextlib.suppress(Exception):
+                ray.wait(list(pending), num_returns=len(pending), timeout=10)  # workers gone
+                reap_on_every_node()
         if self._owns_ray:
             ray.shutdown()
             if self.kind == "docker":  # our workers are gone: remove what they left

@@ -4,22 +4,34 @@ Ray reuses worker processes for tasks of the same function, so a module-level
 cache gives each worker one warm sandbox (a fork server, or a Docker client and
 its container pool) without the pinning of an actor: a task can still run on
 any node that has the resources, and a task whose node dies is simply retried
-elsewhere by Ray. Containers a killed worker leaves behind are removed by the
-next Docker sandbox started on that node (its reaper finds them by label).
+elsewhere by Ray. The sandbox is built here, on the worker, from its kind name
+(``make_sandbox``), so nothing but the job crosses the wire. Containers a killed
+worker leaves behind are removed by the next Docker sandbox started on that node
+(its reaper finds them by label: their owner process is gone).
 """
 
 from __future__ import annotations
 
 import atexit
 import threading
-from typing import Any
+from dataclasses import dataclass
 
 from sandboxes.job import EvalJob, EvalResult, Sandbox
 
-__all__ = ["WorkerReply", "evaluate_job"]
+__all__ = ["SandboxSpec", "WorkerReply", "evaluate_job"]
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """Which sandbox a worker builds: its kind, image and the run label on its containers."""
+
+    kind: str
+    image: str | None = None
+    run_label: str = ""
+
 
 _lock = threading.Lock()
-_sandboxes: dict[tuple[Any, ...], Sandbox] = {}
+_sandboxes: dict[tuple[SandboxSpec, tuple[str, ...]], Sandbox] = {}
 
 
 def _close_all() -> None:
@@ -31,14 +43,21 @@ def _close_all() -> None:
 atexit.register(_close_all)
 
 
-def _sandbox(kind: str, image: str | None, gpu_ids: tuple[str, ...]) -> Sandbox:
+def _sandbox(spec: SandboxSpec, gpu_ids: tuple[str, ...]) -> Sandbox:
+    """This worker's warm sandbox for ``spec`` (one per set of GPU ids Ray handed it)."""
     from evolve.runner import make_sandbox
 
-    key = (kind, image, gpu_ids)
+    key = (spec, gpu_ids)
     with _lock:
         box = _sandboxes.get(key)
         if box is None:
-            box = make_sandbox(kind, image=image, concurrency=1, gpu_ids=list(gpu_ids) or None)
+            box = make_sandbox(
+                spec.kind,
+                image=spec.image,
+                concurrency=1,
+                run_label=spec.run_label,
+                gpu_ids=list(gpu_ids) or None,
+            )
             _sandboxes[key] = box
         return box
 
@@ -46,11 +65,11 @@ def _sandbox(kind: str, image: str | None, gpu_ids: tuple[str, ...]) -> Sandbox:
 WorkerReply = tuple[EvalResult, str]  # the result, and the id of the node that ran it
 
 
-def evaluate_job(kind: str, image: str | None, job: EvalJob) -> WorkerReply:
+def evaluate_job(spec: SandboxSpec, job: EvalJob) -> WorkerReply:
     """Score ``job`` on this worker; the node id comes back for scheduling checks."""
     import ray
 
     context = ray.get_runtime_context()
     gpu_ids = tuple(str(g) for g in ray.get_gpu_ids()) if job.limits.gpus else ()
-    result = _sandbox(kind, image, gpu_ids).run(job)
+    result = _sandbox(spec, gpu_ids).run(job)
     return result, context.get_node_id()

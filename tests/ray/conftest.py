@@ -1,7 +1,8 @@
 """One simulated Ray cluster for the whole session: a head and two workers.
 
 Node "gpu" advertises one (fake) GPU and the custom resource ``gpu_node``;
-node "cpu" has CPUs only. The head has no CPUs, so every job runs on a worker.
+node "cpu" has CPUs only. Both cap concurrent sandboxes with ``evolve_slots``
+(1 and 2). The head has no CPUs, so every job runs on a worker.
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
+# evolve_slots caps concurrent sandboxes per node below what the CPUs would allow.
+GPU_NODE_RESOURCES = {"gpu_node": 1, "evolve_slots": 1}
+CPU_NODE_RESOURCES = {"evolve_slots": 2}
 
 
 @dataclass
@@ -32,8 +37,8 @@ def sim_cluster() -> Iterator[SimCluster]:
         initialize_head=True,
         head_node_args={"num_cpus": 0, "include_dashboard": False},
     )
-    gpu_node = cluster.add_node(num_cpus=2, num_gpus=1, resources={"gpu_node": 1})
-    cpu_node = cluster.add_node(num_cpus=2)
+    gpu_node = cluster.add_node(num_cpus=2, num_gpus=1, resources=GPU_NODE_RESOURCES)
+    cpu_node = cluster.add_node(num_cpus=2, resources=CPU_NODE_RESOURCES)
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, log_to_driver=False)
     try:

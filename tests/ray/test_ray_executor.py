@@ -15,7 +15,7 @@ from evolve.controller import RunLimits
 from evolve.executors.ray import RayExecutor
 from evolve.runner import RunOptions, start_run
 from sandboxes.job import Status
-from tests.ray.conftest import SimCluster
+from tests.ray.conftest import CPU_NODE_RESOURCES, SimCluster
 from tests.ray.problems import sleepy_problem
 from tests.sandbox.jobs import CALLING_SCORER, make_job
 
@@ -74,7 +74,7 @@ def test_job_options_carry_the_problem_resources(sim_cluster: SimCluster) -> Non
     assert options["num_cpus"] == 0.5
     assert options["num_gpus"] == 1
     assert options["memory"] == 300 << 20
-    assert options["retry_exceptions"] is False and options["max_retries"] > 0
+    assert options["max_retries"] > 0
 
 
 def test_a_candidate_failure_is_a_result_and_not_retried(sim_cluster: SimCluster) -> None:
@@ -137,7 +137,9 @@ def test_a_run_survives_losing_a_node_with_exact_counts(
     finally:
         remover.join(timeout=60)
         # Give later tests their second worker back.
-        sim_cluster.cpu_node = sim_cluster.cluster.add_node(num_cpus=2)
+        sim_cluster.cpu_node = sim_cluster.cluster.add_node(
+            num_cpus=2, resources=CPU_NODE_RESOURCES
+        )
         sim_cluster.cluster.wait_for_nodes()
     assert removed.is_set()
     assert outcome.progress.stop_reason == "iterations"
