@@ -174,7 +174,11 @@ def _executor_for(
 
         owns = connect(options.ray_address, num_cpus=os.cpu_count())
         return RayExecutor(
-            kind, limits.concurrency, image=problem.spec.sandbox.image, owns_ray=owns
+            kind,
+            limits.concurrency,
+            image=problem.spec.sandbox.image,
+            owns_ray=owns,
+            run_label=Path(run_dir).name,
         )
     if options.executor != "local":
         raise ValueError(f"unknown executor '{options.executor}'; available: local, ray")
