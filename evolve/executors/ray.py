@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -45,12 +46,14 @@ _SYSTEM_RETRIES = 5
 
 
 def connect(address: str | None, num_cpus: int | None = None) -> bool:
-    """Join the cluster at ``address`` (``auto`` or ``HOST:PORT``), or start a local
-    Ray instance with ``num_cpus`` and no dashboard. True if this call started Ray."""
+    """Join the cluster at ``address`` (``auto`` or ``HOST:PORT``; else ``RAY_ADDRESS``,
+    which ``ray job submit`` sets for its entrypoint), or start a local Ray instance
+    with ``num_cpus`` and no dashboard. True if this call started Ray."""
     import ray
 
     if ray.is_initialized():
         return False
+    address = address or os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address, log_to_driver=False)
         return False
@@ -137,7 +140,7 @@ class RayExecutor:
                 self._wake.clear()
                 continue
             try:
-                ready, _ = ray.wait(refs, num_returns=1, timeout=0.2, fetch_local=True)
+                ready, _ = ray.wait(refs, num_returns=1, timeout=0.05, fetch_local=True)
             except Exception:  # Ray is shutting down
                 if self._closed:
                     return
