@@ -1,15 +1,18 @@
-"""Ray scaling: evaluations/s with 1, 2, 4 worker nodes, and Ray's per-task overhead.
+"""Ray scaling: evaluations/s with 1, 2, 4 workers, and Ray's per-task overhead.
 
 Builds a simulated cluster on this machine (``ray.cluster_utils.Cluster``: a
-head with no CPUs and N worker nodes of one CPU each), runs a fixed number of
-evaluations through :class:`RayExecutor` with N in flight, and prints a
-markdown table of evaluations/s and scaling efficiency (rate / (N x rate with
-one worker)) for a scorer that sleeps 0.2 s and one that burns 0.2 s of CPU.
+head with no CPUs and either N worker nodes of one CPU each, or N CPUs on at
+most two worker nodes), runs batches of evaluations through
+:class:`RayExecutor` with N in flight, and prints a markdown table of
+evaluations/s (median of the rounds) and scaling efficiency (rate / (N x rate
+with one worker)) for a scorer that sleeps 0.2 s and one that burns 0.2 s of
+CPU, with the local executor (threads, no Ray) on the same jobs beside them.
 Then it times single trivial evaluations, one at a time, through the Ray
 executor and the local executor (both on the process sandbox) and prints the
 median difference: Ray's own cost per task.
 
-    .venv/bin/python benchmarks/scaling.py [--jobs 40] [--workers 1,2,4]
+    .venv/bin/python benchmarks/scaling.py [--jobs 40] [--rounds 3] [--workers 1,2,4]
+        [--paths ray-nodes,ray-2nodes,local] [--no-latency]
 
 Targets (issue 6): >= 90% efficiency for sleep-bound jobs up to 4 workers;
 Ray per-task overhead <= 5 ms. On a 2-core machine the CPU-bound rows cannot
@@ -19,6 +22,7 @@ scale past 2 workers: the simulated nodes share the same two cores.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -31,6 +35,7 @@ from ray.cluster_utils import Cluster
 
 from evolve.executors.local import LocalExecutor
 from evolve.executors.ray import RayExecutor
+from evolve.executors.ray_worker import SandboxSpec
 from sandboxes.job import EvalJob, EvalResult, Limits, Status
 from sandboxes.process import ProcessSandbox
 
@@ -50,13 +55,17 @@ def job(scorer: str, i: int) -> EvalJob:
     return EvalJob(f"bench-{i}", "x = 1\n", {"scorer.py": SCORERS[scorer]}, limits=Limits(cpus=1))
 
 
-def rate(executor, scorer: str, n: int) -> float:
+def rate(executor, scorer: str, n: int, rounds: int) -> float:
+    """Median evaluations/s over ``rounds`` batches of ``n`` jobs, after one warm-up wave."""
     warm = [executor.submit(job(scorer, -i)) for i in range(executor.max_workers)]
     assert all(f.result().status == Status.OK for f in warm)
-    started = time.perf_counter()
-    futures = [executor.submit(job(scorer, i)) for i in range(n)]
-    assert all(f.result().status == Status.OK for f in futures)
-    return n / (time.perf_counter() - started)
+    rates = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        futures = [executor.submit(job(scorer, i)) for i in range(n)]
+        assert all(f.result().status == Status.OK for f in futures)
+        rates.append(n / (time.perf_counter() - started))
+    return statistics.median(rates)
 
 
 def latency_ms(executor, n: int) -> float:
@@ -69,29 +78,68 @@ def latency_ms(executor, n: int) -> float:
     return statistics.median(times)
 
 
-def scaling(workers: list[int], jobs: int) -> None:
-    print("| scorer | workers | evals/s | efficiency |")
-    print("|---|---:|---:|---:|")
+def cluster_rate(layout: str, workers: int, scorer: str, jobs: int, rounds: int) -> float:
+    """Rate on a fresh simulated cluster: a CPU-less head plus ``workers`` one-CPU
+    nodes (layout "nodes") or at most two nodes sharing ``workers`` CPUs ("cpus")."""
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    if layout == "nodes":
+        cpus = [1] * workers
+    else:
+        cpus = [c for c in ((workers + 1) // 2, workers // 2) if c]
+    for c in cpus:
+        cluster.add_node(num_cpus=c)
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, log_to_driver=False)
+    try:
+        executor = RayExecutor("process", max_workers=workers)
+        try:
+            return rate(executor, scorer, jobs, rounds)
+        finally:
+            executor.shutdown()
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+def local_rate(workers: int, scorer: str, jobs: int, rounds: int) -> float:
+    executor = LocalExecutor(ProcessSandbox(), max_workers=workers)
+    try:
+        return rate(executor, scorer, jobs, rounds)
+    finally:
+        executor.shutdown()
+
+
+# name -> (table label, rate function)
+PATHS = {
+    "ray-nodes": (
+        "Ray, N one-CPU worker nodes",
+        lambda n, s, j, r: cluster_rate("nodes", n, s, j, r),
+    ),
+    "ray-2nodes": (
+        "Ray, N CPUs on <= 2 worker nodes",
+        lambda n, s, j, r: cluster_rate("cpus", n, s, j, r),
+    ),
+    "local": ("local executor (threads, no Ray)", local_rate),
+}
+
+
+def scaling(workers: list[int], jobs: int, rounds: int, paths: list[str]) -> None:
+    print(f"load average before: {os.getloadavg()[0]:.1f} (1 min), {os.cpu_count()} cores")
+    print()
+    print("| scorer | path | workers | evals/s | efficiency |")
+    print("|---|---|---:|---:|---:|")
     for scorer in ("sleep 0.2 s", "burn 0.2 s CPU"):
-        base = None
-        for n in workers:
-            cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
-            for _ in range(n):
-                cluster.add_node(num_cpus=1)
-            cluster.wait_for_nodes()
-            ray.init(address=cluster.address, log_to_driver=False)
-            try:
-                executor = RayExecutor("process", max_workers=n)
-                r = rate(executor, scorer, jobs)
-                executor.shutdown()
-            finally:
-                ray.shutdown()
-                cluster.shutdown()
-            base = base or r / n
-            print(f"| {scorer} | {n} | {r:.2f} | {100 * r / (n * base):.0f}% |")
+        for path in paths:
+            base = None
+            label, measure = PATHS[path]
+            for n in workers:
+                r = measure(n, scorer, jobs, rounds)
+                base = base or r / n
+                print(f"| {scorer} | {label} | {n} | {r:.2f} | {100 * r / (n * base):.0f}% |")
+                sys.stdout.flush()
 
 
-def _no_sandbox(kind: str, image: str | None, job: EvalJob):
+def _no_sandbox(spec: SandboxSpec, job: EvalJob):
     """A worker that returns at once: what is left is Ray's scheduling and transport."""
     return EvalResult(Status.OK, metrics={"score": 1.0}), "-"
 
@@ -120,12 +168,19 @@ def overhead(n: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=40, help="evaluations per row")
-    parser.add_argument("--workers", default="1,2,4", help="worker-node counts")
+    parser.add_argument("--jobs", type=int, default=40, help="evaluations per round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per row (median)")
+    parser.add_argument("--workers", default="1,2,4", help="workers (jobs in flight)")
+    parser.add_argument("--paths", default=",".join(PATHS), help="rows: " + ",".join(PATHS))
     parser.add_argument("--latency-jobs", type=int, default=200)
+    parser.add_argument("--no-latency", action="store_true", help="skip the per-task table")
     args = parser.parse_args()
-    scaling([int(w) for w in args.workers.split(",")], args.jobs)
-    overhead(args.latency_jobs)
+    workers = [int(w) for w in args.workers.split(",")]
+    scaling(workers, args.jobs, args.rounds, args.paths.split(","))
+    if not args.no_latency:
+        overhead(args.latency_jobs)
+    print()
+    print(f"load average after: {os.getloadavg()[0]:.1f} (1 min)")
 
 
 if __name__ == "__main__":

@@ -92,9 +92,9 @@ class RayExecutor:
         self.max_workers = max_workers
         self.nodes: Counter[str] = Counter()  # node id -> evaluations it returned
         self._owns_ray = owns_ray
-        # max_calls=0: a worker process is reused for every job, GPU jobs included
-        # (Ray would otherwise retire a GPU task's worker after one call, and with it
-        # the warm sandbox).
+        # max_calls=0 (never retire a worker), said outright: a worker and its warm
+        # sandbox serve job after job, GPU jobs included (Ray retires a GPU task's
+        # worker after one call when the GPUs are declared on the function).
         self._remote = ray.remote(max_calls=0)(worker)
         self._slots = SLOT_RESOURCE in ray.cluster_resources()
         self._lock = threading.Lock()

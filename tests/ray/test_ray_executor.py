@@ -65,6 +65,16 @@ def test_gpu_jobs_land_only_on_the_gpu_node_with_its_device_ids(sim_cluster: Sim
     assert {r.metrics["gpu"] for r in results} == {0.0}  # the id Ray assigned, handed down
 
 
+def test_the_worker_builds_its_sandbox_with_the_assigned_gpu_ids(sim_cluster: SimCluster) -> None:
+    executor = RayExecutor("process", max_workers=1, worker=workers.reports_sandbox_gpus)
+    try:
+        result = executor.submit(job(gpus=1)).result(timeout=120)
+    finally:
+        executor.shutdown()
+    assert result.status == Status.OK, result.reason
+    assert "0" in result.artifacts["sandbox_gpu_ids"].split(";")  # the fake GPU's id
+
+
 def test_job_options_carry_the_problem_resources(sim_cluster: SimCluster) -> None:
     executor = RayExecutor("process", max_workers=1)
     try:

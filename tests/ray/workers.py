@@ -89,3 +89,14 @@ def timed(spec: SandboxSpec, job: EvalJob) -> WorkerReply:
     reply = evaluate_job(spec, job)
     ray.get(ray.get_actor(LOG_NAME).span.remote(reply[1], start, time.time()))
     return reply
+
+
+def reports_sandbox_gpus(spec: SandboxSpec, job: EvalJob) -> WorkerReply:
+    """Evaluate, then report the GPU ids this worker built its sandbox with."""
+    from dataclasses import replace
+
+    from evolve.executors import ray_worker
+
+    result, node = evaluate_job(spec, job)
+    ids = sorted({",".join(gpus) for (_, gpus) in ray_worker._sandboxes})
+    return replace(result, artifacts={**result.artifacts, "sandbox_gpu_ids": ";".join(ids)}), node
