@@ -16,7 +16,7 @@ import pytest
 from sandboxes.docker import reaper
 from sandboxes.docker.container import ContainerSettings, run_kwargs
 from sandboxes.docker.gpu import GpuError, assigned_gpu_ids, device_requests
-from sandboxes.docker.image import docker_client
+from sandboxes.docker.image import ImageError, docker_client
 from sandboxes.docker.sandbox import DockerSandbox
 from sandboxes.job import Limits, Status
 from tests.sandbox.jobs import IMPORTING_SCORER, make_job
@@ -263,3 +263,22 @@ def test_a_gpu_job_on_a_worker_without_gpus_is_an_error_not_a_crash(box: DockerS
     result = box.run(make_job(WHERE, IMPORTING_SCORER, gpus=1))
     assert result.status == Status.ERROR
     assert "resources.gpus" in result.reason
+
+
+def test_a_problem_can_name_its_own_image(client) -> None:
+    # problem.toml [sandbox] image: any image on this machine built FROM ours.
+    ours_tag = DockerSandbox(max_containers=1).image
+    client.images.get(ours_tag).tag("evolve-sandbox-custom-test", "v1")
+    box = DockerSandbox(image="evolve-sandbox-custom-test:v1", run_label="custom-image")
+    try:
+        where(box)
+        (container,) = ours(client, "custom-image")
+        assert container.attrs["Config"]["Image"] == "evolve-sandbox-custom-test:v1"
+    finally:
+        box.close()
+        client.images.remove("evolve-sandbox-custom-test:v1")
+
+
+def test_a_missing_image_is_an_error_naming_the_fix() -> None:
+    with pytest.raises(ImageError, match=r"problem\.toml \[sandbox\] image"):
+        DockerSandbox(image="evolve-sandbox-missing-test:none")
