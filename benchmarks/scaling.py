@@ -7,9 +7,10 @@ most two worker nodes), runs batches of evaluations through
 evaluations/s (median of the rounds) and scaling efficiency (rate / (N x rate
 with one worker)) for a scorer that sleeps 0.2 s and one that burns 0.2 s of
 CPU, with the local executor (threads, no Ray) on the same jobs beside them.
-Then it times single trivial evaluations, one at a time, through the Ray
-executor and the local executor (both on the process sandbox) and prints the
-median difference: Ray's own cost per task.
+Then it times single trivial evaluations, one at a time, through a bare Ray
+task, the Ray executor and the local executor (both on the process sandbox),
+interleaved under one Ray instance, and prints the medians and the difference:
+what the Ray path costs per task over the local one.
 
     .venv/bin/python benchmarks/scaling.py [--jobs 40] [--rounds 3] [--workers 1,2,4]
         [--paths ray-nodes,ray-2nodes,local] [--no-latency]
@@ -68,14 +69,14 @@ def rate(executor, scorer: str, n: int, rounds: int) -> float:
     return statistics.median(rates)
 
 
-def latency_ms(executor, n: int) -> float:
-    executor.submit(job("trivial", -1)).result()
+def latencies_ms(executor, n: int) -> list[float]:
+    """Wall time of ``n`` trivial evaluations, one at a time."""
     times = []
     for i in range(n):
         started = time.perf_counter()
         assert executor.submit(job("trivial", i)).result().status == Status.OK
         times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+    return times
 
 
 def cluster_rate(layout: str, workers: int, scorer: str, jobs: int, rounds: int) -> float:
@@ -144,26 +145,35 @@ def _no_sandbox(spec: SandboxSpec, job: EvalJob):
     return EvalResult(Status.OK, metrics={"score": 1.0}), "-"
 
 
-def overhead(n: int) -> None:
+def overhead(n: int, rounds: int = 10) -> None:
+    """Per-evaluation latency of each path, measured side by side: all executors
+    live at once under one local Ray instance, their batches interleaved, so the
+    machine's load and Ray's idle daemons weigh on every path alike."""
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    executors = {
+        "bare": RayExecutor("process", max_workers=1, worker=_no_sandbox),
+        "local": LocalExecutor(ProcessSandbox(), max_workers=1),
+        "ray": RayExecutor("process", max_workers=1),
+    }
+    times: dict[str, list[float]] = {name: [] for name in executors}
     try:
-        bare = RayExecutor("process", max_workers=1, worker=_no_sandbox)
-        bare_ms = latency_ms(bare, n)
-        bare.shutdown()
-        ray_executor = RayExecutor("process", max_workers=1)
-        ray_ms = latency_ms(ray_executor, n)
-        ray_executor.shutdown()
+        for ex in executors.values():
+            latencies_ms(ex, 3)  # warm: worker process, fork server
+        for _ in range(rounds):
+            for name, ex in executors.items():
+                times[name] += latencies_ms(ex, max(1, n // rounds))
     finally:
+        for ex in executors.values():
+            ex.shutdown()
         ray.shutdown()
-    local = LocalExecutor(ProcessSandbox(), max_workers=1)
-    local_ms = latency_ms(local, n)
-    local.shutdown()
+    ms = {name: statistics.median(t) for name, t in times.items()}
     print()
-    print("| path (trivial job, one at a time) | median ms / eval |")
+    print("| path (trivial job, one at a time, interleaved) | median ms / eval |")
     print("|---|---:|")
-    print(f"| Ray task, worker returns at once (Ray's own cost per task) | {bare_ms:.1f} |")
-    print(f"| local executor + process sandbox | {local_ms:.1f} |")
-    print(f"| Ray executor + process sandbox on a Ray worker | {ray_ms:.1f} |")
+    print(f"| Ray task, worker returns at once (Ray's own cost per task) | {ms['bare']:.1f} |")
+    print(f"| local executor + process sandbox | {ms['local']:.1f} |")
+    print(f"| Ray executor + process sandbox on a Ray worker | {ms['ray']:.1f} |")
+    print(f"| **Ray path minus local executor** | **{ms['ray'] - ms['local']:.1f}** |")
 
 
 def main() -> None:
@@ -172,7 +182,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per row (median)")
     parser.add_argument("--workers", default="1,2,4", help="workers (jobs in flight)")
     parser.add_argument("--paths", default=",".join(PATHS), help="rows: " + ",".join(PATHS))
-    parser.add_argument("--latency-jobs", type=int, default=200)
+    parser.add_argument("--latency-jobs", type=int, default=300)
     parser.add_argument("--no-latency", action="store_true", help="skip the per-task table")
     args = parser.parse_args()
     workers = [int(w) for w in args.workers.split(",")]
