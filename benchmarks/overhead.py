@@ -5,12 +5,13 @@ removed: an executor that answers at once (no sandbox) and a proposer that
 edits one number (no mutation work). A run directory and database are first
 filled with N synthetic programs (stored and placed on islands as a run would),
 then the controller evaluates 500 children to warm up (the store builds its
-id index once) and ``--candidates`` more, timed; the time per
+id index once) and three chunks of ``--candidates`` more, each timed (the
+median chunk is reported, with the time spent in commits apart); the time per
 child is the framework's own: sampling a parent and inspirations (code read
 back from the store), applying the edit, dedup, recording, committing and
 checkpointing the database. Each size runs in a fresh process.
 
-    .venv/bin/python benchmarks/overhead.py [--sizes 1000,10000,100000] [--candidates 2000]
+    .venv/bin/python benchmarks/overhead.py [--sizes 1000,10000,100000] [--candidates 1000]
 
 Goal (issue 8): per-candidate controller cost flat (<= 2x) from 1k to 100k programs.
 """
@@ -32,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 WARM_UP = 500
+CHUNKS = 3
 SEED = "# EVOLVE-BLOCK-START\ndef value():\n    return 1.0\n# EVOLVE-BLOCK-END\n"
 
 
@@ -142,26 +144,53 @@ def measure(n: int, candidates: int) -> dict:
         )
         # Warm-up (not timed): the store builds its id index once per process.
         asyncio.run(controller.run(RunLimits(evaluations=WARM_UP, concurrency=2)))
-        before = controller.progress.evaluations
+        committing = _time_commits(controller)
+        chunks = []  # (seconds, seconds committing) per chunk; the median chunk is reported
+        for _ in range(CHUNKS):
+            before, commit_before = controller.progress.evaluations, committing["s"]
+            started = time.perf_counter()
+            asyncio.run(controller.run(RunLimits(evaluations=candidates, concurrency=2)))
+            chunks.append((time.perf_counter() - started, committing["s"] - commit_before))
+            assert controller.progress.evaluations - before == candidates
+    elapsed, commit_s = sorted(chunks)[CHUNKS // 2]
+    return {
+        "n": n,
+        "us_per_candidate": 1e6 * elapsed / candidates,
+        "us_commit": 1e6 * commit_s / candidates,
+        "commits": committing["n"],
+    }
+
+
+def _time_commits(controller) -> dict:
+    """Wrap ``controller.commit`` (segments + checkpoint) to time it apart."""
+    total = {"s": 0.0, "n": 0}
+    commit = controller.commit
+
+    def timed() -> None:
         started = time.perf_counter()
-        asyncio.run(controller.run(RunLimits(evaluations=candidates, concurrency=2)))
-        elapsed = time.perf_counter() - started
-        assert controller.progress.evaluations - before == candidates
-    return {"n": n, "us_per_candidate": 1e6 * elapsed / candidates}
+        commit()
+        total["s"] += time.perf_counter() - started
+        total["n"] += 1
+
+    controller.commit = timed
+    return total
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--candidates", type=int, default=2000)
+    parser.add_argument("--candidates", type=int, default=1000, help="children per timed chunk")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(args.one, args.candidates)))
         return
-    print("| programs in the run | controller time per candidate (ms) | vs 1k |")
-    print("|---:|---:|---:|")
-    base = None
+    print(
+        "| programs in the run | controller ms per candidate | vs 1k "
+        "| of which commits (records + checkpoint) | commits | the rest | rest vs 1k |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    base = base_rest = None
     for n in (int(s) for s in args.sizes.split(",")):
         out = subprocess.run(
             [sys.executable, __file__, "--one", str(n), "--candidates", str(args.candidates)],
@@ -170,9 +199,13 @@ def main() -> None:
         )
         if out.returncode:
             raise SystemExit(out.stderr[-3000:])
-        us = json.loads(out.stdout.strip().splitlines()[-1])["us_per_candidate"]
-        base = base or us
-        print(f"| {n:,} | {us / 1000:.2f} | {us / base:.2f}x |")
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        us, commit = row["us_per_candidate"], row["us_commit"]
+        base, base_rest = base or us, base_rest or us - commit
+        print(
+            f"| {n:,} | {us / 1000:.2f} | {us / base:.2f}x | {commit / 1000:.2f} "
+            f"| {row['commits']} | {(us - commit) / 1000:.2f} | {(us - commit) / base_rest:.2f}x |"
+        )
 
 
 if __name__ == "__main__":

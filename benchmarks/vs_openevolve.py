@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -45,7 +46,7 @@ from benchmarks._peers import (
     openevolve_version,
     trivial_problem,
 )
-from evolve.server.app import serve_in_thread
+from evolve.server.app import MutatorServer, serve_in_thread
 
 WORKERS = 2
 EVOLVE = ROOT / ".venv" / "bin" / "evolve"
@@ -128,19 +129,78 @@ def evolve_best(stdout: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def throughput(api_base: str, iteration_counts: list[int], work: Path) -> None:
+class RequestClock:
+    """Samples the server's count of chat requests every 20 ms while a run goes on.
+
+    One request is one iteration for both frameworks, so the same clock gives
+    either one's rate early and late in a run without touching its code or logs.
+    """
+
+    def __init__(self, server: MutatorServer) -> None:
+        self._server = server
+        self._samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self._samples.append((time.perf_counter(), self._server.requests))
+            self._stop.wait(0.02)
+
+    def __enter__(self) -> RequestClock:
+        self._base = self._server.requests
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def rate(self, lo: float, hi: float, total: int) -> float:
+        """Requests per second while the run went from ``lo`` to ``hi`` of ``total``."""
+        a = max(self._base + lo * total, self._base + 1)  # from the first request on
+        b = self._base + hi * total
+        t_a = next(t for t, n in self._samples if n >= a)
+        t_b = next((t for t, n in self._samples if n >= b), self._samples[-1][0])
+        return (b - a) / max(t_b - t_a, 1e-9)
+
+
+def sandbox_ms(out: Path) -> float:
+    """Mean time a candidate spent in evolve's sandbox (the store's wall_time_s)."""
+    from evolve import Run
+
+    frame = Run.open(out).programs
+    return 1000 * float(frame["wall_time_s"].iloc[1:].mean())
+
+
+def throughput(
+    server: MutatorServer, iteration_counts: list[int], work: Path, openevolve_max: int
+) -> None:
     print(f"## Throughput (trivial scorer, {WORKERS} workers, same mutator server)\n")
-    header = "| iterations | OpenEvolve s | OpenEvolve it/s | evolve s (sandboxed) | evolve it/s |"
-    print(header + " ratio |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| iterations | framework | wall s | it/s | it/s first 10% | it/s last 10% "
+        "| ms per candidate-slot | of which in the sandbox | evolve / OpenEvolve |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for n in iteration_counts:
         folder = trivial_problem(work / f"trivial-{n}")
-        oe = run_openevolve(folder, api_base, n, 0, work / f"oe-trivial-{n}")
-        ev, _ = run_evolve(folder, api_base, n, 0, work / f"ev-trivial-{n}")
-        print(f"| {n} | {oe:.1f} | {n / oe:.1f} | {ev:.1f} | {n / ev:.1f} | **{oe / ev:.1f}x** |")
+        oe = None
+        if n <= openevolve_max:
+            with RequestClock(server) as clock:
+                oe = run_openevolve(folder, server.base_url, n, 0, work / f"oe-trivial-{n}")
+            print(
+                f"| {n} | OpenEvolve | {oe:.1f} | {n / oe:.1f} | {clock.rate(0, 0.1, n):.1f} "
+                f"| {clock.rate(0.9, 1.0, n):.1f} | {1000 * WORKERS * oe / n:.1f} "
+                "| (unsandboxed) | |"
+            )
+        out = work / f"ev-trivial-{n}"
+        with RequestClock(server) as clock:
+            ev, _ = run_evolve(folder, server.base_url, n, 0, out)
+        ratio = f"**{oe / ev:.1f}x**" if oe else "(OpenEvolve not run)"
         print(
-            f"|  | {1000 * WORKERS * oe / n:.1f} ms framework+eval per candidate-slot |  | "
-            f"{1000 * WORKERS * ev / n:.1f} ms |  |  |"
+            f"| {n} | evolve | {ev:.1f} | {n / ev:.1f} | {clock.rate(0, 0.1, n):.1f} "
+            f"| {clock.rate(0.9, 1.0, n):.1f} | {1000 * WORKERS * ev / n:.1f} "
+            f"| {sandbox_ms(out):.1f} | {ratio} |"
         )
     print()
 
@@ -187,6 +247,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["all", "throughput", "quality"], default="all")
     parser.add_argument("--iterations", default="1000,3000", help="throughput run lengths")
+    parser.add_argument(
+        "--openevolve-max",
+        type=int,
+        default=3000,
+        help="longest throughput run given to OpenEvolve (its rate falls as it grows)",
+    )
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--evaluations", type=int, default=300)
     parser.add_argument("--quick", action="store_true", help="300 iterations; 1 seed x 60")
@@ -203,7 +269,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="evolve-vs-oe-") as tmp:
             work = Path(tmp)
             if args.part in ("all", "throughput"):
-                throughput(server.base_url, [int(n) for n in args.iterations.split(",")], work)
+                counts = [int(n) for n in args.iterations.split(",")]
+                throughput(server, counts, work, args.openevolve_max)
             if args.part in ("all", "quality"):
                 quality(server.base_url, args.seeds, args.evaluations, work)
     finally:
