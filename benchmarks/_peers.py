@@ -97,8 +97,20 @@ ADAPTER = textwrap.dedent(
 )
 
 
-def config_yaml(api_base: str, seed: int, iterations: int, workers: int) -> str:
-    """An OpenEvolve config pointing at the offline mutator server."""
+def config_yaml(
+    api_base: str, seed: int, iterations: int, workers: int, population: int | None = 100_000
+) -> str:
+    """An OpenEvolve config pointing at the offline mutator server.
+
+    ``population``: OpenEvolve's ``database.population_size`` with 4 islands (as
+    evolve's problems use), or None for OpenEvolve's own database defaults (1,000
+    programs kept, 5 islands), which is how a user runs it out of the box.
+    """
+    database = (
+        f"  population_size: {population}\n  archive_size: 100\n  num_islands: 4\n"
+        if population
+        else ""
+    )
     return textwrap.dedent(
         f"""\
         max_iterations: {iterations}
@@ -117,16 +129,13 @@ def config_yaml(api_base: str, seed: int, iterations: int, workers: int) -> str:
           timeout: 30
           retries: 1
         database:
-          population_size: 100000
-          archive_size: 100
-          num_islands: 4
-          random_seed: {seed}
+        DATABASE  random_seed: {seed}
         evaluator:
           timeout: 60
           cascade_evaluation: false
           parallel_evaluations: {workers}
         """
-    )
+    ).replace("DATABASE", database)
 
 
 def trivial_problem(folder: Path) -> Path:

@@ -7,8 +7,10 @@ with 2 evaluation workers, one after the other, in this one script:
 1. **Throughput**: a trivial scorer (reads the numbers in the program), the same
    OpenEvolve-layout folder for both. evolve scores every candidate in its
    process sandbox; OpenEvolve runs the evaluator in its worker processes with
-   no sandbox. Reported: wall time, iterations/s and framework time per
-   candidate, and the ratio.
+   no sandbox, with its default database (1,000 programs kept; another size with
+   ``--openevolve-population``). Reported: wall time, iterations/s overall and
+   over the first and last 10% of each run (read from the server's request
+   count), time per candidate, and the ratio.
 2. **Search quality**: best score after N evaluations on function_minimization
    and bin_packing_or3, median over seeds. evolve runs its own problem folder
    (its database settings); OpenEvolve runs a copy with an evaluator.py that
@@ -52,9 +54,17 @@ WORKERS = 2
 EVOLVE = ROOT / ".venv" / "bin" / "evolve"
 
 
-def run_openevolve(folder: Path, api_base: str, iterations: int, seed: int, out: Path) -> float:
-    """Wall seconds of one OpenEvolve run."""
-    (folder / "config.yaml").write_text(config_yaml(api_base, seed, iterations, WORKERS))
+def run_openevolve(
+    folder: Path,
+    api_base: str,
+    iterations: int,
+    seed: int,
+    out: Path,
+    population: int | None = 100_000,
+) -> float:
+    """Wall seconds of one OpenEvolve run (``population``: see ``config_yaml``)."""
+    config = config_yaml(api_base, seed, iterations, WORKERS, population)
+    (folder / "config.yaml").write_text(config)
     started = time.perf_counter()
     done = subprocess.run(
         [
@@ -174,7 +184,11 @@ def sandbox_ms(out: Path) -> float:
 
 
 def throughput(
-    server: MutatorServer, iteration_counts: list[int], work: Path, openevolve_max: int
+    server: MutatorServer,
+    iteration_counts: list[int],
+    work: Path,
+    openevolve_max: int,
+    population: int | None,
 ) -> None:
     print(f"## Throughput (trivial scorer, {WORKERS} workers, same mutator server)\n")
     print(
@@ -182,14 +196,17 @@ def throughput(
         "| ms per candidate-slot | of which in the sandbox | evolve / OpenEvolve |"
     )
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    kept = f"keeps {population:,}" if population else "default: keeps 1,000"
     for n in iteration_counts:
         folder = trivial_problem(work / f"trivial-{n}")
         oe = None
         if n <= openevolve_max:
             with RequestClock(server) as clock:
-                oe = run_openevolve(folder, server.base_url, n, 0, work / f"oe-trivial-{n}")
+                out = work / f"oe-trivial-{n}"
+                oe = run_openevolve(folder, server.base_url, n, 0, out, population)
             print(
-                f"| {n} | OpenEvolve | {oe:.1f} | {n / oe:.1f} | {clock.rate(0, 0.1, n):.1f} "
+                f"| {n} | OpenEvolve ({kept}) | {oe:.1f} | {n / oe:.1f} "
+                f"| {clock.rate(0, 0.1, n):.1f} "
                 f"| {clock.rate(0.9, 1.0, n):.1f} | {1000 * WORKERS * oe / n:.1f} "
                 "| (unsandboxed) | |"
             )
@@ -253,6 +270,12 @@ def main() -> None:
         default=3000,
         help="longest throughput run given to OpenEvolve (its rate falls as it grows)",
     )
+    parser.add_argument(
+        "--openevolve-population",
+        type=int,
+        default=0,
+        help="OpenEvolve's population_size in the throughput runs (0: its default, 1,000)",
+    )
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--evaluations", type=int, default=300)
     parser.add_argument("--quick", action="store_true", help="300 iterations; 1 seed x 60")
@@ -270,7 +293,8 @@ def main() -> None:
             work = Path(tmp)
             if args.part in ("all", "throughput"):
                 counts = [int(n) for n in args.iterations.split(",")]
-                throughput(server, counts, work, args.openevolve_max)
+                population = args.openevolve_population or None
+                throughput(server, counts, work, args.openevolve_max, population)
             if args.part in ("all", "quality"):
                 quality(server.base_url, args.seeds, args.evaluations, work)
     finally:

@@ -87,3 +87,12 @@ def test_config_points_openevolve_at_the_server() -> None:
     assert config["random_seed"] == config["database"]["random_seed"] == 3
     assert config["evaluator"]["parallel_evaluations"] == 2
     assert config["diff_based_evolution"] is True  # our server answers SEARCH/REPLACE
+
+
+def test_config_leaves_openevolves_database_defaults_when_asked() -> None:
+    config = yaml.safe_load(
+        config_yaml("http://x/v1", seed=1, iterations=5, workers=2, population=None)
+    )
+    assert config["database"] == {"random_seed": 1}
+    kept = yaml.safe_load(config_yaml("http://x/v1", seed=1, iterations=5, workers=2, population=7))
+    assert kept["database"]["population_size"] == 7
