@@ -46,7 +46,7 @@ def write_run(root: Path, n: int) -> Path:
     """A synthetic run of ``n`` programs written through the store's append API."""
     from evolve.records import Program, Status
     from evolve.store import RunStore
-    from tests.core.problem_factory import write_problem
+    from tests.problem_factory import write_problem
 
     rng = random.Random(0)
     store = RunStore.create(root / "run", {"problem": "bench"}, write_problem(root / "problem"))
@@ -104,8 +104,8 @@ def measure(run_dir: Path, repeats: int) -> dict[str, float]:
     os.environ.setdefault("MPLBACKEND", "Agg")
     import matplotlib.pyplot as plt
 
-    from evolve.notebook import Run
-    from evolve.report import build_report
+    from evolve.analysis.report import build_report
+    from evolve.analysis.run import Run
 
     def open_lineage() -> None:
         run = Run.open(run_dir)

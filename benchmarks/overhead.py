@@ -67,7 +67,7 @@ class OneNumberProposer:
         self._rng = random.Random(seed)
 
     async def propose(self, parent, inspirations, seed):
-        from evolve.proposer import Proposal
+        from evolve.mutation import Proposal
 
         old = re.search(r"    return \S+", parent.code).group(0)
         new = f"    return {self._rng.random()!r}"
@@ -92,13 +92,13 @@ class OneNumberProposer:
 
 
 def measure(n: int, candidates: int) -> dict:
-    from evolve.controller import Controller, RunLimits
+    from evolve.config import load_problem
     from evolve.database import PopulationDatabase
-    from evolve.problem import load_problem
+    from evolve.engine.controller import Controller, RunLimits
+    from evolve.engine.state import Progress
     from evolve.records import Program
-    from evolve.run_state import Progress
     from evolve.store import RunStore
-    from tests.core.problem_factory import write_problem
+    from tests.problem_factory import write_problem
 
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as tmp:

@@ -35,9 +35,10 @@ import ray
 from ray.cluster_utils import Cluster
 
 from evolve.executors.local import LocalExecutor
-from evolve.executors.ray import RayExecutor
-from evolve.executors.ray_worker import SandboxSpec
-from sandboxes.job import EvalJob, EvalResult, Limits, Status
+from evolve.executors.ray.executor import RayExecutor
+from evolve.executors.ray.worker import WorkerSandbox
+from sandboxes.factory import SandboxConfig
+from sandboxes.job import EvalJob, EvalResult, Limits, Resources, Status
 from sandboxes.process import ProcessSandbox
 
 SCORERS = {
@@ -53,7 +54,12 @@ SCORERS = {
 
 
 def job(scorer: str, i: int) -> EvalJob:
-    return EvalJob(f"bench-{i}", "x = 1\n", {"scorer.py": SCORERS[scorer]}, limits=Limits(cpus=1))
+    return EvalJob(
+        f"bench-{i}",
+        "x = 1\n",
+        {"scorer.py": SCORERS[scorer]},
+        limits=Limits(resources=Resources(cpus=1)),
+    )
 
 
 def rate(executor, scorer: str, n: int, rounds: int) -> float:
@@ -92,7 +98,7 @@ def cluster_rate(layout: str, workers: int, scorer: str, jobs: int, rounds: int)
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, log_to_driver=False)
     try:
-        executor = RayExecutor("process", max_workers=workers)
+        executor = RayExecutor(SandboxConfig("process"), max_workers=workers)
         try:
             return rate(executor, scorer, jobs, rounds)
         finally:
@@ -140,7 +146,7 @@ def scaling(workers: list[int], jobs: int, rounds: int, paths: list[str]) -> Non
                 sys.stdout.flush()
 
 
-def _no_sandbox(spec: SandboxSpec, job: EvalJob):
+def _no_sandbox(spec: WorkerSandbox, job: EvalJob):
     """A worker that returns at once: what is left is Ray's scheduling and transport."""
     return EvalResult(Status.OK, metrics={"score": 1.0}), "-"
 
@@ -151,9 +157,9 @@ def overhead(n: int, rounds: int = 10) -> None:
     machine's load and Ray's idle daemons weigh on every path alike."""
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     executors = {
-        "bare": RayExecutor("process", max_workers=1, worker=_no_sandbox),
+        "bare": RayExecutor(SandboxConfig("process"), max_workers=1, worker=_no_sandbox),
         "local": LocalExecutor(ProcessSandbox(), max_workers=1),
-        "ray": RayExecutor("process", max_workers=1),
+        "ray": RayExecutor(SandboxConfig("process"), max_workers=1),
     }
     times: dict[str, list[float]] = {name: [] for name in executors}
     try:

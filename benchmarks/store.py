@@ -43,7 +43,7 @@ def write(run: Path, n: int) -> dict:
     """Append ``n`` programs (and their code, evaluation, LLM call, events)."""
     from evolve.records import Program, Status
     from evolve.store import RunStore
-    from tests.core.problem_factory import write_problem
+    from tests.problem_factory import write_problem
 
     rng = random.Random(0)
     store = RunStore.create(run, {"problem": "bench"}, write_problem(run.parent / "problem"))

@@ -48,7 +48,7 @@ from benchmarks._peers import (
     openevolve_version,
     trivial_problem,
 )
-from evolve.server.app import MutatorServer, serve_in_thread
+from evolve.testing.app import MutatorServer, serve_in_thread
 
 WORKERS = 2
 EVOLVE = ROOT / ".venv" / "bin" / "evolve"

@@ -105,7 +105,7 @@ def _isolate(spec: dict[str, Any], uid: int | None) -> tuple[int | None, set[str
     if uid is not None:
         try:
             _linux.unshare(_linux.CLONE_NEWNS)
-            tmpfs_mb = max(16, int(spec["limits"]["max_file_mb"]))
+            tmpfs_mb = max(16, int(spec["limits"]["resources"]["max_file_mb"]))
             _fs.isolate(spec["job_dir"], spec["scratch_dir"], needed, uid, tmpfs_mb)
             enforced.add("filesystem")
         except OSError as exc:
@@ -139,11 +139,12 @@ def _child(spec: dict[str, Any], uid: int | None, fds: tuple[int, int, int], npr
         os.closerange(3, res_w)
         os.closerange(res_w + 1, 1 << 16)
         limits = spec["limits"]
+        resources = limits["resources"]
         timeout = math.ceil(float(limits["timeout_s"]))
-        _limit(resource.RLIMIT_AS, int(limits["memory_mb"]) << 20)
+        _limit(resource.RLIMIT_AS, int(resources["memory_mb"]) << 20)
         _limit(resource.RLIMIT_CPU, timeout + 1, timeout + 3)
-        _limit(resource.RLIMIT_FSIZE, int(limits["max_file_mb"]) << 20)
-        _limit(resource.RLIMIT_NOFILE, int(limits["max_open_files"]))
+        _limit(resource.RLIMIT_FSIZE, int(resources["max_file_mb"]) << 20)
+        _limit(resource.RLIMIT_NOFILE, int(resources["max_open_files"]))
         _limit(resource.RLIMIT_CORE, 0)
         if nproc > 0:
             _limit(resource.RLIMIT_NPROC, nproc)
@@ -243,11 +244,11 @@ def _no_result(
         if sig == signal.SIGXCPU:
             return Status.TIMEOUT, "the evaluation used up its CPU time limit and was killed"
         if sig in (signal.SIGKILL, signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT) and (
-            peak_mb >= _OOM_FRACTION * int(limits["memory_mb"])
+            peak_mb >= _OOM_FRACTION * int(limits["resources"]["memory_mb"])
         ):
             return Status.OOM, (
                 f"the evaluation was killed by {name} at {peak_mb:.0f} MB, near its "
-                f"{limits['memory_mb']} MB memory limit"
+                f"{limits['resources']['memory_mb']} MB memory limit"
             )
         return Status.ERROR, f"the harness process was killed by {name}{detail}"
     code = os.WEXITSTATUS(status)
@@ -268,7 +269,7 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
         return envelope.make_envelope(
             Status.ERROR, f"the sandbox could not enforce {', '.join(missing)}: {'; '.join(notes)}"
         )
-    nproc = int(limits["max_processes"])
+    nproc = int(limits["resources"]["max_processes"])
     if os.geteuid() != 0:
         nproc += _user_tasks(os.getuid())
     elif uid is None:
@@ -283,7 +284,7 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
         _child(spec, uid, (out_w, err_w, res_w), nproc)
     for fd in (out_w, err_w, res_w):
         os.close(fd)
-    cap = int(limits["max_output_bytes"])
+    cap = int(limits["resources"]["max_output_kb"]) * 1024
     captures = {out_r: _procs.Capture(cap), err_r: _procs.Capture(cap)}
     result = bytearray()
     deadline = started + float(limits["timeout_s"])

@@ -11,7 +11,7 @@ __all__ = ["Run", "__version__"]
 def __getattr__(name: str) -> Any:
     # evolve.Run pulls in pandas and networkx: load it only when a notebook asks.
     if name == "Run":
-        from evolve.notebook import Run
+        from evolve.analysis.run import Run
 
         return Run
     raise AttributeError(f"module 'evolve' has no attribute {name!r}")

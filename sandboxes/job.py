@@ -11,21 +11,60 @@ from typing import Protocol
 
 from evaluators.contract import Status
 
-__all__ = ["EvalJob", "EvalResult", "Limits", "Sandbox", "Stage", "Status"]
+__all__ = [
+    "EvalJob",
+    "EvalResult",
+    "Guarantees",
+    "Limits",
+    "Resources",
+    "Sandbox",
+    "Stage",
+    "Status",
+]
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one evaluation may use (its whole process tree): the ``[resources]``
+    table of problem.toml, and what a sandbox enforces. One type for both, so
+    no field is lost between the config and the container."""
+
+    cpus: float = 1.0
+    memory_mb: int = 1024
+    gpus: int = 0
+    max_processes: int = 64
+    max_output_kb: int = 64  # stdout+stderr kept, each; the rest is dropped
+    max_open_files: int = 256
+    max_file_mb: int = 64  # largest file a candidate may write (RLIMIT_FSIZE, scratch tmpfs)
+
+    def __post_init__(self) -> None:
+        if self.cpus <= 0:
+            raise ValueError(f"cpus must be > 0, got {self.cpus}")
+        if self.memory_mb < 64:
+            raise ValueError(f"memory_mb must be >= 64, got {self.memory_mb}")
+        if self.gpus < 0:
+            raise ValueError(f"gpus must be >= 0, got {self.gpus}")
+        if self.max_processes < 1:
+            raise ValueError(f"max_processes must be >= 1, got {self.max_processes}")
+        for name in ("max_output_kb", "max_open_files", "max_file_mb"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    @property
+    def max_output_bytes(self) -> int:
+        return self.max_output_kb * 1024
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource bounds for one evaluation (the whole process tree)."""
+    """Bounds of one evaluation: its deadline and its resources."""
 
     timeout_s: float = 30.0
-    memory_mb: int = 1024
-    cpus: float = 1.0
-    gpus: int = 0
-    max_processes: int = 64
-    max_open_files: int = 256
-    max_file_mb: int = 64
-    max_output_bytes: int = 64 * 1024  # stdout+stderr kept, each; the rest is dropped
+    resources: Resources = field(default_factory=Resources)
+
+    def __post_init__(self) -> None:
+        if not self.timeout_s > 0:
+            raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
 
 
 @dataclass(frozen=True)
@@ -69,12 +108,40 @@ class EvalResult:
     stage_reached: int = 0
 
 
+@dataclass(frozen=True)
+class Guarantees:
+    """Which protections a job gets from a sandbox on this host (all are always
+    attempted; a backend that cannot enforce one says so here, never silently)."""
+
+    separate_uid: bool  # the candidate runs as a per-job unprivileged uid
+    no_network: bool  # a private network namespace with no interface up
+    private_filesystem: bool  # private /tmp, /var/tmp, /dev/shm; job files read-only
+    process_limit: bool  # RLIMIT_NPROC bounds the job's own processes
+    tree_kill: bool  # no process of the job survives it (subreaper + sweep)
+    rlimits: bool = True  # address space, CPU time, file size, open files
+
+    def missing(self) -> list[str]:
+        """Human descriptions of what is not enforced here."""
+        text = {
+            "separate_uid": "the candidate runs as this user (no per-job uid; needs root)",
+            "no_network": "the candidate can use the network (needs root for a network namespace)",
+            "private_filesystem": "the candidate can write wherever this user can (needs root)",
+            "process_limit": "the process limit counts all of this user's processes (needs root)",
+            "tree_kill": "a process that escapes the job's tree may outlive it (no subreaper)",
+        }
+        return [line for name, line in text.items() if not getattr(self, name)]
+
+
 class Sandbox(Protocol):
     """Runs one job to completion, always returning a result (never raising for
-    anything the candidate or scorer did)."""
+    anything the candidate or scorer did), and says what it enforces."""
 
     name: str
 
     def run(self, job: EvalJob) -> EvalResult: ...
+
+    def guarantees(self) -> Guarantees:
+        """The protections a job gets here (probed, not assumed)."""
+        ...
 
     def close(self) -> None: ...

@@ -34,7 +34,7 @@ import sys
 import tempfile
 import threading
 import weakref
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -45,36 +45,13 @@ from sandboxes._files import write_tree as _write_tree
 from sandboxes._forkserver import ForkServer
 from sandboxes._uids import UidLease, UidPool, kill_uid_processes
 from sandboxes.envelope import error_result, parse_envelope
-from sandboxes.job import EvalJob, EvalResult, Status
+from sandboxes.job import EvalJob, EvalResult, Guarantees, Status
 
-__all__ = ["Guarantees", "ProcessSandbox"]
+__all__ = ["ProcessSandbox"]
 
 log = logging.getLogger(__name__)
 
 _GRACE_S = 10.0
-
-
-@dataclass(frozen=True)
-class Guarantees:
-    """Which protections a job gets on this host (all are always attempted)."""
-
-    separate_uid: bool  # the candidate runs as a per-job unprivileged uid
-    no_network: bool  # a private network namespace with no interface up
-    private_filesystem: bool  # private /tmp, /var/tmp, /dev/shm; job files read-only
-    process_limit: bool  # RLIMIT_NPROC bounds the job's own processes
-    tree_kill: bool  # no process of the job survives it (subreaper + sweep)
-    rlimits: bool = True  # address space, CPU time, file size, open files
-
-    def missing(self) -> list[str]:
-        """Human descriptions of what is not enforced here."""
-        text = {
-            "separate_uid": "the candidate runs as this user (no per-job uid; needs root)",
-            "no_network": "the candidate can use the network (needs root for a network namespace)",
-            "private_filesystem": "the candidate can write wherever this user can (needs root)",
-            "process_limit": "the process limit counts all of this user's processes (needs root)",
-            "tree_kill": "a process that escapes the job's tree may outlive it (no subreaper)",
-        }
-        return [line for name, line in text.items() if not getattr(self, name)]
 
 
 def _copy_library(lib: str) -> None:
@@ -214,7 +191,7 @@ class ProcessSandbox:
             "uid": lease.uid if lease else None,
             "require": require,
             "limits": asdict(limits),
-            "env": self._env(scratch, max(1, int(limits.cpus)), limits.gpus),
+            "env": self._env(scratch, max(1, int(limits.resources.cpus)), limits.resources.gpus),
             "harness": {
                 "work_dir": work,
                 "scorer": job.scorer,
@@ -222,7 +199,7 @@ class ProcessSandbox:
                 "stages": [[s.function, s.threshold] for s in job.stages],
                 "objective": job.objective,
                 "maximize": job.maximize,
-                "memory_mb": limits.memory_mb,
+                "memory_mb": limits.resources.memory_mb,
             },
         }
 

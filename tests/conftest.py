@@ -7,12 +7,22 @@ from pathlib import Path
 
 import pytest
 
+from sandboxes.process import ProcessSandbox
+
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[ProcessSandbox]:
+    """One warm ProcessSandbox for the session (the sandbox and evaluator tests)."""
+    box = ProcessSandbox()
+    yield box
+    box.close()
 
 
 @pytest.fixture(scope="session")

@@ -278,7 +278,15 @@ class PopulationDatabase:
 
     def snapshot(self) -> dict[str, Any]:
         """The database's state as plain JSON values (see ``evolve.database.snapshot``)."""
-        return snapshots.dump(self)
+        return snapshots.dump(
+            self.config,
+            self._table,
+            self._islands,
+            self._archive,
+            self._rng,
+            self._cursor,
+            self._best,
+        )
 
     @classmethod
     def restore(
@@ -297,4 +305,11 @@ class PopulationDatabase:
         ``config``, the result returns the same samples and events as the
         original would for the same later calls.
         """
-        return snapshots.load(cls, config, state, programs, program_lookup)
+        saved = snapshots.load(config, state, programs, program_lookup)
+        db = cls.__new__(cls)
+        db._setup(config, saved.rng, saved.table)
+        db._cursor = saved.cursor
+        db._best = saved.best
+        db._world.protected = saved.best
+        snapshots.restore_places(saved, db._islands, db._archive)
+        return db

@@ -1,7 +1,9 @@
 """Checkpoints of the population database: ``dump`` and ``load``.
 
 The checkpoint half of ``PopulationDatabase``, kept apart so the facade stays
-small; it reads the facade's private fields by design. A snapshot is plain
+small: it is handed the database's parts (table, islands, archive, generator,
+counters) and gives back the parts a restore wires together, so it never needs
+the facade's class. A snapshot is plain
 JSON and self-contained: program ids once, then every per-program column and
 every island, cell and archive as base64 int32/float64 arrays of program
 indices (about 60 bytes per program), the generator state and the counters.
@@ -25,20 +27,20 @@ rank order and cells list their elites in the order the cells were filled.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from evolve.database.archive import Archive
 from evolve.database.arrays import decode_array, encode_array
 from evolve.database.config import DatabaseConfig
+from evolve.database.islands import Island
 from evolve.database.table import ProgramTable
 from evolve.records import Program
 
-if TYPE_CHECKING:
-    from evolve.database.database import PopulationDatabase
-
-__all__ = ["SNAPSHOT_FORMAT", "dump", "load"]
+__all__ = ["SNAPSHOT_FORMAT", "Saved", "dump", "load", "restore_places"]
 
 SNAPSHOT_FORMAT = 2
 
@@ -47,40 +49,58 @@ def _indices(values: list[int]) -> dict[str, Any]:
     return encode_array(np.asarray(values, dtype=np.int32))
 
 
-def dump(db: PopulationDatabase) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Saved:
+    """The parts a snapshot restores: the program table and generator to wire a
+    database around, its counters, and where every program sat."""
+
+    table: ProgramTable
+    rng: np.random.Generator
+    cursor: int
+    best: int | None
+    islands: Sequence[Mapping[str, Any]]
+    archive: list[int]
+
+
+def dump(
+    config: DatabaseConfig,
+    table: ProgramTable,
+    islands: Sequence[Island],
+    archive: Archive,
+    rng: np.random.Generator,
+    cursor: int,
+    best: int | None,
+) -> dict[str, Any]:
     """The database's state as plain JSON values. O(programs + memberships)."""
-    islands = []
-    for island in db._islands:
-        islands.append(
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "num_islands": len(islands),
+        "features": [d.name for d in config.dimensions],
+        "objectives": [o.metric for o in config.objectives],
+        "rng": rng.bit_generator.state,
+        "cursor": cursor,
+        "best": best,
+        "programs": table.to_state(),
+        "islands": [
             {
                 "generation": island.generation,
                 "members": _indices(island.member_list()),
                 "migrants": _indices(sorted(island.migrant_set())),
                 "cells": _indices(list(island.cells().values())),
             }
-        )
-    return {
-        "format": SNAPSHOT_FORMAT,
-        "num_islands": len(db._islands),
-        "features": [d.name for d in db.config.dimensions],
-        "objectives": [o.metric for o in db.config.objectives],
-        "rng": db._rng.bit_generator.state,
-        "cursor": db._cursor,
-        "best": db._best,
-        "programs": db._table.to_state(),
-        "islands": islands,
-        "archive": _indices(db._archive.members()),
+            for island in islands
+        ],
+        "archive": _indices(archive.members()),
     }
 
 
 def load(
-    cls: type[PopulationDatabase],
     config: DatabaseConfig,
     state: Mapping[str, Any],
     programs: Mapping[str, Program] | None,
     program_lookup: Callable[[str], Program] | None,
-) -> PopulationDatabase:
-    """Rebuild the database that wrote ``state`` (see ``PopulationDatabase.restore``)."""
+) -> Saved:
+    """Check ``state`` against ``config`` and decode it (see ``PopulationDatabase.restore``)."""
     _check_compatible(config, state)
     if (programs is None) == (program_lookup is None):
         raise ValueError("restore needs exactly one of programs (id -> Program) or program_lookup")
@@ -89,20 +109,27 @@ def load(
     )
     rng = np.random.default_rng()
     rng.bit_generator.state = dict(state["rng"])
-    db = cls.__new__(cls)
-    db._setup(config, rng, table)
-    db._cursor = int(state["cursor"])
-    db._best = None if state["best"] is None else int(state["best"])
-    db._world.protected = db._best
-    for island, saved in zip(db._islands, state["islands"], strict=True):
-        members = decode_array(saved["members"]).tolist()
+    return Saved(
+        table=table,
+        rng=rng,
+        cursor=int(state["cursor"]),
+        best=None if state["best"] is None else int(state["best"]),
+        islands=state["islands"],
+        archive=decode_array(state["archive"]).tolist(),
+    )
+
+
+def restore_places(saved: Saved, islands: Sequence[Island], archive: Archive) -> None:
+    """Put every program back where it sat: island members, migrants, cells, archive."""
+    table = saved.table
+    for island, place in zip(islands, saved.islands, strict=True):
+        members = decode_array(place["members"]).tolist()
         valid = int((table.rank_class[members] == 0).sum()) if members else 0
-        migrants = decode_array(saved["migrants"]).tolist()
+        migrants = decode_array(place["migrants"]).tolist()
         island.load_members(members, migrants, table.norm_key, valid)
-        island.restore_cells(decode_array(saved["cells"]).tolist(), table.cell)
-        island.generation = int(saved["generation"])
-    db._archive.load(decode_array(state["archive"]).tolist())
-    return db
+        island.restore_cells(decode_array(place["cells"]).tolist(), table.cell)
+        island.generation = int(place["generation"])
+    archive.load(saved.archive)
 
 
 def _check_compatible(config: DatabaseConfig, state: Mapping[str, Any]) -> None:

@@ -1,5 +1,10 @@
-"""Executors move evaluation jobs to sandboxes and results back; they never see
-the database."""
+"""Executors move evaluation jobs to sandboxes and results back: ``local``
+(a thread per job on this machine) and ``ray/`` (Ray tasks across a cluster).
+
+They never open the database or the store, and never see an LLM: a job
+carries the child's code, the problem's files and the limits, and only the
+result comes back. May import ``sandboxes`` only.
+"""
 
 from __future__ import annotations
 

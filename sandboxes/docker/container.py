@@ -60,11 +60,11 @@ class ContainerSettings:
     def for_limits(cls, image: str, limits: Limits, gpu_ids: tuple[str, ...]) -> ContainerSettings:
         return cls(
             image=image,
-            memory_mb=limits.memory_mb,
-            cpus=limits.cpus,
-            max_processes=limits.max_processes,
-            max_open_files=limits.max_open_files,
-            max_file_mb=limits.max_file_mb,
+            memory_mb=limits.resources.memory_mb,
+            cpus=limits.resources.cpus,
+            max_processes=limits.resources.max_processes,
+            max_open_files=limits.resources.max_open_files,
+            max_file_mb=limits.resources.max_file_mb,
             gpu_ids=gpu_ids,
         )
 

@@ -36,8 +36,7 @@ from sandboxes.docker import reaper
 from sandboxes.docker.container import ContainerError, ContainerSettings, WarmContainer
 from sandboxes.docker.gpu import assigned_gpu_ids
 from sandboxes.envelope import error_result, parse_envelope
-from sandboxes.job import EvalJob, EvalResult, Status
-from sandboxes.process import Guarantees
+from sandboxes.job import EvalJob, EvalResult, Guarantees, Status
 
 __all__ = ["DockerSandbox"]
 
@@ -108,7 +107,7 @@ class DockerSandbox:
     # -- the pool ---------------------------------------------------------------------
 
     def _settings(self, job: EvalJob) -> ContainerSettings:
-        ids = tuple(assigned_gpu_ids(job.limits.gpus, self._gpu_ids))
+        ids = tuple(assigned_gpu_ids(job.limits.resources.gpus, self._gpu_ids))
         return ContainerSettings.for_limits(self.image, job.limits, ids)
 
     def _acquire(self, settings: ContainerSettings, job: EvalJob) -> WarmContainer:
@@ -215,7 +214,7 @@ class DockerSandbox:
         limits = job.limits
         scratch = f"/scratch/{name}"
         work = f"/job/{name}/work"
-        threads = str(max(1, int(limits.cpus)))
+        threads = str(max(1, int(limits.resources.cpus)))
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
@@ -226,7 +225,7 @@ class DockerSandbox:
             "PYTHONNOUSERSITE": "1",
             **{f"{n}_NUM_THREADS": threads for n in ("OMP", "OPENBLAS", "MKL", "NUMEXPR")},
         }
-        if not limits.gpus:
+        if not limits.resources.gpus:
             env["CUDA_VISIBLE_DEVICES"] = ""
         return {
             "job_dir": f"/job/{name}",
@@ -243,7 +242,7 @@ class DockerSandbox:
                 "stages": [[s.function, s.threshold] for s in job.stages],
                 "objective": job.objective,
                 "maximize": job.maximize,
-                "memory_mb": limits.memory_mb,
+                "memory_mb": limits.resources.memory_mb,
             },
         }
 
@@ -280,7 +279,7 @@ class DockerSandbox:
     def _oom(job: EvalJob, wall: float, result: EvalResult | None = None) -> EvalResult:
         reason = (
             f"the evaluation was killed by the container's out-of-memory killer (memory limit "
-            f"{job.limits.memory_mb} MB for the job)"
+            f"{job.limits.resources.memory_mb} MB for the job)"
         )
         artifacts = result.artifacts if result is not None else {}
         return EvalResult(Status.OOM, artifacts=artifacts, reason=reason, wall_time_s=wall)

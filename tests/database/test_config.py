@@ -5,8 +5,9 @@ import tomllib
 
 import pytest
 
+from evolve.config.strict import from_mapping
 from evolve.database import DatabaseConfig, FeatureDimension, Objective
-from evolve.strict import ConfigError, from_mapping
+from evolve.errors import ConfigError
 
 
 def test_defaults_are_valid() -> None:

@@ -7,7 +7,7 @@ import string
 
 from hypothesis import strategies as st
 
-from evolve.blocks import evolve_regions, is_marker_line
+from evolve.edits import evolve_regions, is_marker_line
 
 # Lines that the reply parser would read as structure, never used as code lines.
 _SPECIAL = re.compile(r"^\s*(<{5,}|={5,}|>{5,}|```)")

@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from evolve.problem import load_problem
+from evolve.config import load_problem
 from sandboxes.job import EvalResult, Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from evolve.problem import load_problem
+from evolve.config import load_problem
 from sandboxes.job import Sandbox, Status
 from tests.problems.helpers import PROBLEMS, ROOT, SHIPPED, score
 

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from evolve import store as store_module
 from evolve.records import Program
 from evolve.store import RunStore
-from tests.core.problem_factory import write_problem
+from tests.problem_factory import write_problem
 
 
 def many_commits(tmp_path: Path, commits: int) -> RunStore:
@@ -53,7 +53,7 @@ def test_a_crash_after_the_checkpoint_names_the_merge_deletes_the_merged_parts(
     tmp_path: Path,
 ) -> None:
     store = many_commits(tmp_path, store_module.COMPACT_AT)
-    (a, b) = store._compacted["programs"][0]
+    (a, b) = store.manifest.compacted_ranges("programs")[0]
     # Simulate: the checkpoint named the merge, then the process died before deleting.
     pq.write_table(
         pq.read_table(tmp_path / "run" / "programs" / f"compact-{a:06d}-{b:06d}.parquet").slice(

@@ -21,7 +21,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.core.problem_factory import write_problem
+from tests.problem_factory import write_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = 120
@@ -141,8 +141,9 @@ def test_resume_removes_torn_and_uncommitted_files(tmp_path: Path, caplog) -> No
 
 
 def test_an_unreadable_committed_segment_is_a_clear_error(tmp_path: Path) -> None:
+    from evolve.errors import StoreError
     from evolve.records import Program
-    from evolve.store import RunStore, StoreError
+    from evolve.store import RunStore
 
     problem = write_problem(tmp_path / "problem")
     store = RunStore.create(tmp_path / "run", {"problem": "tiny"}, problem)

@@ -14,12 +14,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from evolve import store as store_module
+from evolve.engine.runner import RunOptions, start_run
+from evolve.engine.state import RunLimits
+from evolve.errors import StoreError
 from evolve.records import Program
-from evolve.run_state import RunLimits
-from evolve.runner import RunOptions, start_run
-from evolve.store import RunStore, StoreError
-from evolve.store_schema import SCHEMA_VERSION
-from tests.core.problem_factory import TOML, write_problem
+from evolve.store import SCHEMA_VERSION, RunStore
+from tests.problem_factory import TOML, write_problem
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema_v1"
 SMALL_ISLAND = TOML + "\n[database]\nnum_islands = 1\nmax_island_size = 3\n"
@@ -96,7 +96,7 @@ def test_resume_refuses_a_missing_committed_part_naming_it(tmp_path: Path) -> No
 
 def test_resume_refuses_a_torn_merged_file_naming_it(tmp_path: Path) -> None:
     store = committed_run(tmp_path, store_module.COMPACT_AT)
-    a, b = store.compacted_ranges("programs")[0]
+    a, b = store.manifest.compacted_ranges("programs")[0]
     merged = tmp_path / "run" / "programs" / f"compact-{a:06d}-{b:06d}.parquet"
     merged.write_bytes(merged.read_bytes()[:100])
     with pytest.raises(StoreError, match="committed segment is unreadable"):

@@ -14,7 +14,7 @@ import evolve
 from evolve import store as store_module
 from evolve.records import Program, Status
 from evolve.store import RunStore
-from tests.core.problem_factory import write_problem
+from tests.problem_factory import write_problem
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema_v1"
 

@@ -1,0 +1,145 @@
+"""`evolve report RUN_DIR -o report.html`: one self-contained HTML file.
+
+The page needs no network and no server: CSS and JS are inlined from this
+package's ``assets/``, the data is embedded as JSON in a
+``<script type="application/json">`` tag (every ``<`` escaped, so no program
+text can close the tag), the score curve is inline SVG and a small
+vanilla-JS renderer draws the lineage tree. Program text is hostile: the page
+only ever puts it in the DOM with ``textContent``, and the Content-Security-Policy
+allows only the page's own script and style (by hash), no network at all.
+
+Big runs: the tree shows at most ``max_nodes`` programs (the path to the best
+plus an even sample) and code and diffs are embedded for at most ``max_code``
+programs (the path to the best and the top scores first); the page says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from evolve.analysis.plots import lineage_layout
+from evolve.analysis.report.html import curve_svg, finite, summary_tables
+from evolve.analysis.run import Run
+
+__all__ = ["build_report", "embed_json", "write_report"]
+
+MAX_NODES = 3000  # programs drawn in the tree (an SVG of more gets slow to use)
+MAX_CODE = 300  # programs whose code and diff are embedded (keeps the file a few MB)
+
+
+def embed_json(data: Any) -> str:
+    """JSON safe inside ``<script type="application/json">``: every ``<`` is
+    written ``\\u003c`` (still valid JSON, read back by JSON.parse), so hostile
+    text can neither end the element (``</script>``) nor switch the HTML parser
+    into its escaped states (``<!--<script>``)."""
+    return json.dumps(data, allow_nan=False, default=str).replace("<", "\\u003c")
+
+
+def _payload(run: Run, max_nodes: int, max_code: int) -> dict[str, Any]:
+    programs = run.programs
+    ids, pos, sampled = lineage_layout(run, max_nodes)
+    path = run.path_to_best()
+    with_code = list(dict.fromkeys([*path, *run.best(max_code).index, *ids]))[:max_code]
+    rows = programs.loc[ids]
+    metric_columns = [c for c in programs.columns if c.startswith("metric.")]
+    metrics = rows[metric_columns].to_dict("records") if metric_columns else [{}] * len(ids)
+
+    def text(value: Any) -> str | None:
+        return value if isinstance(value, str) and value else None
+
+    nodes = [
+        {
+            "id": pid,
+            "parent": run.parent(pid),
+            "x": pos[pid][0],
+            "y": pos[pid][1],
+            "score": finite(score),
+            "status": status,
+            "island": None if finite(island) is None else int(island),
+            "generation": int(generation),
+            "iteration": int(iteration),
+            "model": text(model),
+            "edit": text(edit),
+            "reason": text(reason) or "",
+            "metrics": {
+                name[len("metric.") :]: finite(v) for name, v in m.items() if finite(v) is not None
+            },
+        }
+        for pid, score, status, island, generation, iteration, model, edit, reason, m in zip(
+            ids,
+            rows["score"],
+            rows["status"],
+            rows["island"],
+            rows["generation"].fillna(0),
+            rows["iteration"].fillna(0),
+            rows["model"],
+            rows["edit_kind"],
+            rows["reason"],
+            metrics,
+            strict=True,
+        )
+    ]
+    return {
+        "problem": str(run.settings.get("problem", "")),
+        "total": len(programs),
+        "maximize": run.maximize,
+        "sampled": sampled,
+        "path": path,
+        "nodes": nodes,
+        "code": {pid: run.code(pid) for pid in with_code},
+        "diff": {pid: run.diff(pid) for pid in with_code},
+    }
+
+
+def _asset(name: str) -> str:
+    return (
+        resources.files("evolve.analysis.report")
+        .joinpath("assets", name)
+        .read_text(encoding="utf-8")
+    )
+
+
+def _csp_hash(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode()
+
+
+def build_report(run: Run, max_nodes: int = MAX_NODES, max_code: int = MAX_CODE) -> str:
+    """The whole page as one string."""
+    css, js = _asset("report.css"), _asset("report.js")
+    best = run.best(1)
+    best_text = "-" if best.empty else f"{best['score'].iloc[0]:.6g} ({best.index[0]})"
+    title = f"evolve report: {run.settings.get('problem', run.path.name)}"
+    summary = f"{len(run.programs)} programs, best {best_text}, run directory {run.path}"
+    fields = {
+        "TITLE": html.escape(title),
+        "SUMMARY": html.escape(summary),
+        "CURVE": curve_svg(run.progress()),
+        "TABLES": summary_tables(run.island_summary(), run.status_counts(), run.cost_summary()),
+        "DATA": embed_json(_payload(run, max_nodes, max_code)),
+        "CSS": css,
+        "JS": js,
+        "CSS_HASH": _csp_hash(css),
+        "JS_HASH": _csp_hash(js),
+    }
+    # One pass: text inserted for one field is never searched for another's marker.
+    return re.sub(r"\{\{([A-Z_]+)\}\}", lambda m: fields[m.group(1)], _asset("template.html"))
+
+
+def write_report(
+    run_dir: str | Path,
+    out: str | Path | None = None,
+    max_nodes: int = MAX_NODES,
+    max_code: int = MAX_CODE,
+) -> Path:
+    """Write the report of ``run_dir`` to ``out`` (default ``RUN_DIR/report.html``)."""
+    run = Run.open(run_dir)
+    path = Path(out) if out is not None else Path(run_dir) / "report.html"
+    path.write_text(build_report(run, max_nodes, max_code), encoding="utf-8")
+    return path

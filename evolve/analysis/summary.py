@@ -1,0 +1,112 @@
+"""What `evolve show` prints: read from the run store only, so it works on a
+finished run and on one that is still being written."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from evolve.store import RunStore
+
+__all__ = ["format_summary", "run_summary"]
+
+
+def run_summary(run_dir: Path, top: int = 5) -> dict[str, Any]:
+    """Counts, best score and top programs of the run at ``run_dir``."""
+    store = RunStore.open(run_dir)
+    settings = store.settings
+    rows = store.read_table("programs").to_pylist()
+    events = store.read_table("events").to_pylist()
+    checkpoint = store.load_checkpoint() or {}
+    evaluated = [r for r in rows if r["duplicate_of"] is None]
+    statuses = Counter(r["status"] for r in evaluated)
+    maximize = store.maximize
+    scored = [r for r in evaluated if r["score"] is not None]
+    scored.sort(key=lambda r: (-r["fitness"], r["iteration"]))
+    seed = next((r for r in rows if r["edit_kind"] == "seed"), None)
+    event_counts = Counter(e["kind"] for e in events)
+    islands = Counter(r["island"] for r in evaluated)
+    calls = store.read_table("llm_calls").to_pylist()
+    by_model: dict[str, dict[str, float]] = {}
+    for call in calls:
+        entry = by_model.setdefault(
+            call["model"], {"calls": 0, "errors": 0, "tokens": 0, "cost_usd": 0.0}
+        )
+        entry["calls"] += 1
+        entry["errors"] += call["error"] is not None
+        entry["tokens"] += call["prompt_tokens"] + call["completion_tokens"]
+        entry["cost_usd"] += call["cost_usd"]
+    return {
+        "run_dir": str(run_dir),
+        "problem": settings.get("problem"),
+        "direction": "maximize" if maximize else "minimize",
+        "programs": len(rows),
+        "evaluated": len(evaluated),
+        "duplicates": len(rows) - len(evaluated),
+        "statuses": dict(statuses),
+        "rejected_edits": event_counts.get("edit_rejected", 0),
+        "migrations": event_counts.get("migration", 0),
+        "programs_per_island": {str(k): v for k, v in sorted(islands.items())},
+        "seed_score": seed["score"] if seed else None,
+        "best_score": scored[0]["score"] if scored else None,
+        "llm": {
+            "calls": len(calls),
+            "errors": sum(c["error"] is not None for c in calls),
+            "tokens": sum(c["prompt_tokens"] + c["completion_tokens"] for c in calls),
+            "cost_usd": sum(c["cost_usd"] for c in calls),
+            "by_model": by_model,
+        },
+        "stop_reason": checkpoint.get("controller", {}).get("stop_reason", ""),
+        "top": [
+            {
+                "id": r["id"],
+                "score": r["score"],
+                "island": r["island"],
+                "generation": r["generation"],
+                "parent": (r["parent_ids"] or [None])[0],
+            }
+            for r in scored[:top]
+        ],
+    }
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """Human-readable rendering of ``run_summary``."""
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary["statuses"].items()))
+    lines = [
+        f"run        {summary['run_dir']}  ({summary['problem']}, {summary['direction']})",
+        f"programs   {summary['programs']} ({summary['evaluated']} evaluated, "
+        f"{summary['duplicates']} duplicates, {summary['rejected_edits']} rejected edits)",
+        f"statuses   {statuses or 'none'}",
+        f"islands    {json.dumps(summary['programs_per_island'])}  "
+        f"migrations {summary['migrations']}",
+        f"seed score {_fmt(summary['seed_score'])}",
+        f"best score {_fmt(summary['best_score'])}",
+    ]
+    llm = summary["llm"]
+    if llm["calls"]:
+        lines.append(
+            f"llm        {llm['calls']} calls ({llm['errors']} failed), {llm['tokens']} tokens, "
+            f"${llm['cost_usd']:.4f}"
+        )
+        for model, m in sorted(llm["by_model"].items()):
+            lines.append(
+                f"  {model:<24} {m['calls']} calls, {m['tokens']} tokens, ${m['cost_usd']:.4f}"
+            )
+    if summary["stop_reason"]:
+        lines.append(f"stopped    {summary['stop_reason']}")
+    if summary["top"]:
+        lines.append("")
+        lines.append(f"{'id':<10} {'score':>14} {'island':>6} {'gen':>5}  parent")
+        for r in summary["top"]:
+            lines.append(
+                f"{r['id']:<10} {_fmt(r['score']):>14} {r['island']:>6} "
+                f"{r['generation']:>5}  {r['parent'] or '-'}"
+            )
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"

@@ -1,0 +1,70 @@
+"""`evolve eval`: score one program once, the way a run would (test a scorer)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from evolve.config import load_problem
+from evolve.engine import sandbox_config, score_result
+from evolve.errors import SandboxUnavailable, UsageError
+from sandboxes.docker.image import ImageError
+from sandboxes.factory import SANDBOX_KINDS, make_sandbox
+
+__all__ = ["register"]
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    problem = load_problem(args.problem)
+    path = Path(args.program) if args.program else problem.initial_path
+    try:
+        code = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read the program ({exc}); check --program") from exc
+    try:
+        sandbox = make_sandbox(sandbox_config(problem, args.sandbox), concurrency=1)
+    except ImageError as exc:
+        raise SandboxUnavailable(str(exc)) from exc
+    try:
+        result = sandbox.run(problem.make_job("eval", code))
+    finally:
+        sandbox.close()
+    scored = score_result(result, problem.spec.objective)
+    report = {
+        "program": str(path),
+        "status": str(scored.status),
+        "score": scored.score,
+        "reason": scored.reason,
+        "metrics": result.metrics,
+        "artifacts": result.artifacts,
+        "wall_time_s": result.wall_time_s,
+        "peak_memory_mb": result.peak_memory_mb,
+        "stage_reached": result.stage_reached,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"status: {report['status']}  score: {report['score']}")
+        if scored.reason:
+            print(f"reason: {scored.reason}")
+        for name, value in sorted(result.metrics.items()):
+            print(f"  {name} = {value}")
+        for name, text in sorted(result.artifacts.items()):
+            print(f"--- {name} ---\n{text.rstrip()}")
+    return 0 if scored.status == "ok" else 1
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``eval`` to the command parser."""
+    ev = sub.add_parser("eval", help="score one program once (test a scorer)")
+    ev.add_argument("problem")
+    ev.add_argument("--program", default=None, help="program file (default: the seed)")
+    ev.add_argument(
+        "--sandbox",
+        choices=SANDBOX_KINDS,
+        default=None,
+        help="where the program runs (default: the problem's [sandbox] kind)",
+    )
+    ev.add_argument("--json", action="store_true", help="print the result as JSON")
+    ev.set_defaults(func=cmd_eval)

@@ -1,0 +1,202 @@
+"""`evolve run` and `evolve resume`: drive a run, with a live progress line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from evolve.config import load_problem
+from evolve.engine import Progress, RunLimits, RunOptions, RunOutcome, resume_run, start_run
+from evolve.mutation.setup import resolve_llm_config, settings_for
+from sandboxes.factory import SANDBOX_KINDS
+
+__all__ = ["ProgressPrinter", "register"]
+
+
+class ProgressPrinter:
+    """A live status line on a terminal; a plain log line every few seconds otherwise."""
+
+    def __init__(self, stream: TextIO, interval_s: float = 5.0) -> None:
+        self.stream = stream
+        self.live = stream.isatty()
+        self.interval_s = 0.2 if self.live else interval_s
+        self._last = 0.0
+
+    def __call__(self, progress: Progress, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < self.interval_s:
+            return
+        self._last = now
+        failures = sum(v for k, v in progress.statuses.items() if k != "ok")
+        best = "-" if progress.best_score is None else f"{progress.best_score:.6g}"
+        line = (
+            f"iteration {progress.next_iteration:>6}  evaluated {progress.evaluations:>6}  "
+            f"best {best:>12}  {progress.evals_per_s():6.1f} evals/s  failures {failures}"
+        )
+        if progress.llm_calls:
+            line += f"  llm {progress.llm_calls} calls ${progress.cost_usd:.4f}"
+        if self.live:
+            self.stream.write("\r\x1b[2K" + line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.live:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _limits(args: argparse.Namespace) -> RunLimits:
+    return RunLimits(
+        evaluations=args.iterations,
+        concurrency=args.concurrency,
+        max_time_s=args.max_time,
+        target=args.target,
+    )
+
+
+def _report(outcome: RunOutcome) -> None:
+    p = outcome.progress
+    print(f"stopped: {p.stop_reason}; {p.evaluations_this_run} programs evaluated this time")
+    if p.llm_calls:
+        print(f"llm: {p.llm_calls} calls, {p.llm_tokens} tokens, ${p.cost_usd:.4f}")
+    if outcome.seed_program is not None:
+        print(f"seed score: {outcome.seed_program.score}")
+    if outcome.best is not None:
+        print(f"best score: {outcome.best.score} ({outcome.best.id})")
+    print(f"run directory: {outcome.run_dir}  (inspect: evolve show {outcome.run_dir})")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    problem_path = Path(args.problem)
+    if args.out is None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = Path("runs") / f"{problem_path.resolve().name}-{stamp}"
+    else:
+        out = Path(args.out)
+    problem = load_problem(problem_path)
+    config = resolve_llm_config(
+        problem,
+        args.model,
+        llm_config_path=args.llm_config,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env,
+        budget_usd=args.budget_usd,
+        budget_tokens=args.budget_tokens,
+    )
+    options = RunOptions(
+        seed=args.seed,
+        sandbox=args.sandbox,
+        concurrency=args.concurrency,
+        deterministic=args.deterministic,
+        mutation=settings_for(config, args.record, args.replay),
+        executor=args.executor or "local",
+        ray_address=args.ray_address,
+    )
+    printer = ProgressPrinter(sys.stderr)
+    try:
+        outcome = start_run(problem_path, out, options, _limits(args), printer)
+    finally:
+        printer.close()
+    _report(outcome)
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    printer = ProgressPrinter(sys.stderr)
+    try:
+        outcome = resume_run(
+            Path(args.run_dir),
+            _limits(args),
+            printer,
+            executor=args.executor,
+            ray_address=args.ray_address,
+        )
+    finally:
+        printer.close()
+    _report(outcome)
+    return 0
+
+
+def _add_limit_args(parser: argparse.ArgumentParser, iterations_default: int) -> None:
+    parser.add_argument(
+        "--iterations",
+        type=int,
+        default=iterations_default,
+        help=f"child programs to evaluate (default {iterations_default})",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=2, help="evaluations in flight (default 2)"
+    )
+    parser.add_argument("--max-time", type=float, default=None, help="stop after this many seconds")
+    parser.add_argument(
+        "--target", type=float, default=None, help="stop once the best score reaches this"
+    )
+    parser.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default=None,
+        help="where evaluations run: local threads (default) or Ray tasks across a cluster",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        help="join this Ray cluster ('auto' or HOST:PORT); default: start a local Ray instance",
+    )
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``run`` and ``resume`` to the command parser."""
+    run = sub.add_parser("run", help="start a new run on a problem folder")
+    run.add_argument("problem", help="problem folder (problem.toml or OpenEvolve layout)")
+    run.add_argument("--out", default=None, help="run directory (default runs/<problem>-<time>)")
+    run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    run.add_argument(
+        "--sandbox",
+        choices=SANDBOX_KINDS,
+        default=None,
+        help="where candidates run (default: the problem's [sandbox] kind, else process)",
+    )
+    run.add_argument(
+        "--model",
+        default="offline",
+        help="'offline' (default: program transformation, no network), 'llm' (the [llm] "
+        "table of --llm-config or problem.toml), or a model name served at --base-url",
+    )
+    run.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="sample and update the population in iteration order, so the same seed gives "
+        "the same lineage at any concurrency (needed for --replay to reproduce a run)",
+    )
+    run.add_argument("--llm-config", default=None, help="TOML file with an [llm] table")
+    run.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint for --model NAME")
+    run.add_argument(
+        "--api-key-env",
+        default=None,
+        help="environment variable holding the key for --model NAME (default OPENAI_API_KEY; "
+        "'' for none)",
+    )
+    run.add_argument(
+        "--budget-usd", type=float, default=None, help="stop when LLM spend reaches it"
+    )
+    run.add_argument("--budget-tokens", type=int, default=None, help="stop at this many tokens")
+    run.add_argument(
+        "--record", action="store_true", help="keep every completion in RUN/llm_record.jsonl"
+    )
+    run.add_argument(
+        "--replay",
+        default=None,
+        help="answer LLM calls from a record (a run directory or llm_record.jsonl); no network",
+    )
+    _add_limit_args(run, 100)
+    run.set_defaults(func=cmd_run)
+
+    resume = sub.add_parser("resume", help="continue a stopped or crashed run")
+    resume.add_argument("run_dir")
+    _add_limit_args(resume, 100)
+    resume.set_defaults(func=cmd_resume)

@@ -1,0 +1,47 @@
+"""Configuration: every file a user writes, read strictly into frozen types.
+
+Owns the strict converter (``strict``: an unknown key or a wrong type is an
+error naming the file, the key and the fix), the schema of problem.toml
+(``schema``), the [llm] table and ``--llm-config`` files (``llm``), loading a
+problem folder into a ``Problem`` (``problem``) and OpenEvolve's folders and
+config.yaml (``openevolve``).
+
+May import ``errors``, ``edits`` (the seed's EVOLVE-BLOCK markers are checked
+at load time), ``database`` (its [database] table type), and ``sandboxes``
+(the [resources] and [sandbox] table types, and the jobs a problem makes).
+Never the engine, mutation, store or executors.
+"""
+
+from evolve.config.llm import (
+    NO_KEY,
+    EditMix,
+    LLMConfig,
+    ModelSpec,
+    PromptLimits,
+    load_llm_config,
+    resolve_api_key,
+)
+from evolve.config.openevolve import load_openevolve_spec, translate_openevolve_config
+from evolve.config.problem import MAX_PROBLEM_FILES_BYTES, Problem, load_problem
+from evolve.config.schema import EvaluationSpec, ObjectiveSpec, ProblemToml, PromptSpec
+from evolve.config.strict import from_mapping
+
+__all__ = [
+    "MAX_PROBLEM_FILES_BYTES",
+    "NO_KEY",
+    "EditMix",
+    "EvaluationSpec",
+    "LLMConfig",
+    "ModelSpec",
+    "ObjectiveSpec",
+    "Problem",
+    "ProblemToml",
+    "PromptLimits",
+    "PromptSpec",
+    "from_mapping",
+    "load_llm_config",
+    "load_openevolve_spec",
+    "load_problem",
+    "resolve_api_key",
+    "translate_openevolve_config",
+]

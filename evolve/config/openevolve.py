@@ -1,0 +1,87 @@
+"""Read an OpenEvolve problem folder (initial_program.py + evaluator.py + config.yaml).
+
+OpenEvolve's config.yaml mixes problem settings with its own runtime settings
+(LLM endpoints, logging, checkpoint cadence). We translate the keys that mean
+the same thing here, type-check them strictly, and list the rest as ignored so a
+user can see exactly what did not carry over.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evolve.config.schema import ProblemToml
+from evolve.config.strict import from_mapping
+from evolve.errors import ConfigError
+
+__all__ = ["load_openevolve_spec", "translate_openevolve_config"]
+
+log = logging.getLogger(__name__)
+
+# (section, key in OpenEvolve) -> (section, key here)
+_KEY_MAP: dict[tuple[str, str], tuple[str, str]] = {
+    ("prompt", "system_message"): ("prompt", "system"),
+    ("evaluator", "timeout"): ("evaluation", "timeout_s"),
+    ("evaluator", "cascade_evaluation"): ("evaluation", "cascade"),
+    ("evaluator", "cascade_thresholds"): ("evaluation", "thresholds"),
+    ("database", "num_islands"): ("database", "num_islands"),
+    ("database", "migration_interval"): ("database", "migration_interval"),
+    ("database", "migration_rate"): ("database", "migration_fraction"),
+    ("database", "exploration_ratio"): ("database", "exploration_ratio"),
+}
+# OpenEvolve's built-in features, as ours: "complexity" is its code length;
+# "diversity" (edit distance to a reference set) and "score" have no cell meaning here.
+_OPENEVOLVE_FEATURES = {"complexity": "code_length", "diversity": None, "score": None}
+
+
+def translate_openevolve_config(
+    config: Mapping[str, Any], name: str
+) -> tuple[dict[str, Any], list[str]]:
+    """Map an OpenEvolve config dict to a problem.toml-shaped dict.
+
+    Returns the translated dict and the dotted names of keys that were ignored.
+    """
+    out: dict[str, Any] = {
+        "name": name,
+        "objective": {"metric": "combined_score", "direction": "maximize", "fallback": "mean"},
+    }
+    ignored: list[str] = []
+    for section, value in config.items():
+        if not isinstance(value, Mapping):
+            ignored.append(str(section))
+            continue
+        for key, item in value.items():
+            target = _KEY_MAP.get((str(section), str(key)))
+            if target is not None:
+                out.setdefault(target[0], {})[target[1]] = item
+            elif section == "database" and key == "feature_dimensions":
+                names = [_OPENEVOLVE_FEATURES.get(d, d) for d in item or []]
+                out.setdefault("database", {})["feature_dimensions"] = [
+                    {"name": n} for n in names if n is not None
+                ]
+            else:
+                ignored.append(f"{section}.{key}")
+    return out, ignored
+
+
+def load_openevolve_spec(root: Path) -> ProblemToml:
+    """Build the ProblemToml for an OpenEvolve folder (config.yaml optional)."""
+    config_path = root / "config.yaml"
+    config: Mapping[str, Any] = {}
+    if config_path.is_file():
+        try:
+            loaded = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{config_path}: not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, Mapping):
+            raise ConfigError(f"{config_path}: the top level must be a mapping of sections")
+        config = loaded or {}
+    data, ignored = translate_openevolve_config(config, root.resolve().name)
+    if ignored:
+        log.info("%s: keys with no meaning here were ignored: %s", config_path, ", ".join(ignored))
+    return from_mapping(ProblemToml, data, config_path)

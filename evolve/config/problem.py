@@ -1,0 +1,191 @@
+"""Load a problem folder into a typed, validated ``Problem``.
+
+Two layouts are accepted:
+
+* native: ``problem.toml`` + ``initial.py`` + ``scorer.py`` (+ data files);
+* OpenEvolve: ``initial_program.py`` + ``evaluator.py`` (+ optional
+  ``config.yaml``), so OpenEvolve users' problems run unchanged.
+
+Everything is checked up front (markers, scorer entry points, types of every
+config key) so a malformed problem fails before any compute is spent, with an
+error that names the file and the fix.
+"""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from evolve.config.openevolve import load_openevolve_spec
+from evolve.config.schema import EvaluationSpec, ProblemToml
+from evolve.config.strict import from_mapping
+from evolve.edits import MarkerError, evolve_regions
+from evolve.errors import ProblemError
+from sandboxes.job import EvalJob, Limits, Stage
+
+__all__ = ["Problem", "load_problem"]
+
+MAX_PROBLEM_FILES_BYTES = 64 * 1024 * 1024
+_NOT_SHIPPED = {"problem.toml", "README.md", "config.yaml"}
+_SKIPPED_DIRS = {"__pycache__", ".git", ".ipynb_checkpoints"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A loaded problem: its spec, seed program and the files a sandbox needs."""
+
+    root: Path
+    spec: ProblemToml
+    initial_code: str
+    initial_path: Path
+    scorer: str  # file name of the scorer, relative to root
+    stages: tuple[Stage, ...]
+    files: dict[str, bytes]
+    layout: Literal["native", "openevolve"] = "native"
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def limits(self) -> Limits:
+        return Limits(timeout_s=self.spec.evaluation.timeout_s, resources=self.spec.resources)
+
+    def make_job(self, program_id: str, code: str) -> EvalJob:
+        """The job that scores ``code``: only code, files and limits travel."""
+        return EvalJob(
+            program_id=program_id,
+            code=code,
+            files=self.files,
+            scorer=self.scorer,
+            stages=self.stages,
+            objective=self.spec.objective.metric,
+            maximize=self.spec.objective.maximize,
+            limits=self.limits(),
+        )
+
+
+def load_problem(path: str | Path) -> Problem:
+    """Load and validate the problem folder at ``path`` (either layout)."""
+    root = Path(path)
+    if not root.is_dir():
+        raise ProblemError(f"{root}: not a directory; pass a problem folder (see problems/)")
+    if (root / "problem.toml").is_file():
+        return _load_native(root)
+    if (root / "evaluator.py").is_file() and (root / "initial_program.py").is_file():
+        spec = load_openevolve_spec(root)
+        return _assemble(root, spec, "initial_program.py", "evaluator.py", "openevolve")
+    raise ProblemError(
+        f"{root}: no problem.toml found. A problem folder holds problem.toml, initial.py "
+        "and scorer.py (or OpenEvolve's initial_program.py + evaluator.py)."
+    )
+
+
+def _load_native(root: Path) -> Problem:
+    toml_path = root / "problem.toml"
+    try:
+        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ProblemError(f"{toml_path}: not valid TOML: {exc}") from exc
+    spec = from_mapping(ProblemToml, data, toml_path)
+    return _assemble(root, spec, "initial.py", "scorer.py", "native")
+
+
+def _assemble(
+    root: Path, spec: ProblemToml, initial_name: str, scorer_name: str, layout: Any
+) -> Problem:
+    initial_path = root / initial_name
+    if not initial_path.is_file():
+        raise ProblemError(f"{initial_path}: missing; write the seed program there")
+    initial_code = initial_path.read_text(encoding="utf-8")
+    try:
+        ast.parse(initial_code, filename=str(initial_path))
+    except SyntaxError as exc:
+        raise ProblemError(
+            f"{initial_path}:{exc.lineno}: the seed does not parse: {exc.msg}"
+        ) from None
+    try:
+        if not evolve_regions(initial_code, source=str(initial_path)):
+            raise MarkerError(f"{initial_path}: no EVOLVE-BLOCK")
+    except MarkerError as exc:
+        raise ProblemError(
+            f"{exc}. Mark the code evolution may change with lines "
+            "'# EVOLVE-BLOCK-START' and '# EVOLVE-BLOCK-END'."
+        ) from exc
+    scorer_path = root / scorer_name
+    if not scorer_path.is_file():
+        raise ProblemError(
+            f"{scorer_path}: missing; write a scorer defining evaluate(program_path) -> dict"
+        )
+    stages = _stages(scorer_path, spec.evaluation, strict=layout == "native")
+    files = _collect_files(root, exclude={initial_name})
+    return Problem(
+        root=root.resolve(),
+        spec=spec,
+        initial_code=initial_code,
+        initial_path=initial_path,
+        scorer=scorer_name,
+        stages=stages,
+        files=files,
+        layout=layout,
+    )
+
+
+def _stages(scorer_path: Path, evaluation: EvaluationSpec, strict: bool) -> tuple[Stage, ...]:
+    """Decide the cascade from the scorer's top-level functions (read, not run).
+
+    Threshold i applies after stage i. OpenEvolve configs often list one
+    threshold per stage (the last is never used), so only native problems are
+    held to "at most stages - 1 thresholds".
+    """
+    try:
+        tree = ast.parse(scorer_path.read_text(encoding="utf-8"), filename=str(scorer_path))
+    except SyntaxError as exc:
+        raise ProblemError(
+            f"{scorer_path}:{exc.lineno}: the scorer does not parse: {exc.msg}"
+        ) from None
+    names = {
+        node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    stage_names = []
+    while f"evaluate_stage{len(stage_names) + 1}" in names:
+        stage_names.append(f"evaluate_stage{len(stage_names) + 1}")
+    if evaluation.cascade and stage_names:
+        if strict and len(evaluation.thresholds) > len(stage_names) - 1:
+            raise ProblemError(
+                f"{scorer_path}: evaluation.thresholds has {len(evaluation.thresholds)} "
+                f"values but the scorer defines {len(stage_names)} stages; give at most "
+                f"{len(stage_names) - 1} (one per stage that can stop the cascade)"
+            )
+        thresholds: list[float | None] = [*evaluation.thresholds[: len(stage_names) - 1]]
+        thresholds += [None] * (len(stage_names) - len(thresholds))
+        return tuple(Stage(n, thresholds[i]) for i, n in enumerate(stage_names))
+    if "evaluate" not in names:
+        raise ProblemError(
+            f"{scorer_path}: defines no evaluate(program_path) function (nor "
+            "evaluate_stage1); add `def evaluate(program_path): return {'score': ...}`"
+        )
+    return (Stage("evaluate"),)
+
+
+def _collect_files(root: Path, exclude: set[str]) -> dict[str, bytes]:
+    """Every file the scorer may need, as bytes keyed by relative path."""
+    files: dict[str, bytes] = {}
+    total = 0
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part in _SKIPPED_DIRS or part.startswith(".") for part in rel.parts):
+            continue
+        if not path.is_file() or str(rel) in exclude or str(rel) in _NOT_SHIPPED:
+            continue
+        data = path.read_bytes()
+        total += len(data)
+        if total > MAX_PROBLEM_FILES_BYTES:
+            raise ProblemError(
+                f"{root}: problem files exceed {MAX_PROBLEM_FILES_BYTES // 2**20} MiB "
+                f"(at {rel}); ship smaller data or compress it"
+            )
+        files[str(rel)] = data
+    return files

@@ -1,0 +1,74 @@
+"""The schema of problem.toml: one frozen dataclass per table.
+
+Every table but ``name`` is optional. ``evolve.config.strict.from_mapping``
+turns a parsed file into these, so an unknown key or a wrong type is an error
+naming the file and the key. The tables that belong to a part of the engine
+are that part's own types (``[database]``: ``DatabaseConfig``; ``[resources]``
+and ``[sandbox]``: what a sandbox enforces and which one runs; ``[llm]``:
+``evolve.config.llm``), so nothing is mapped field by field between a table and
+the code that uses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from evolve.config.llm import LLMConfig
+from evolve.database import DatabaseConfig
+from sandboxes.factory import SandboxConfig
+from sandboxes.job import Resources
+
+__all__ = ["EvaluationSpec", "ObjectiveSpec", "ProblemToml", "PromptSpec"]
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """Which metric is the score, and which way is better."""
+
+    metric: str = "score"
+    direction: Literal["maximize", "minimize"] = "maximize"
+    target: float | None = None  # stop the run once the best score reaches it
+    # When the scorer returns no `metric`: "none" marks the program invalid,
+    # "mean" uses the mean of the numeric metrics (OpenEvolve's rule).
+    fallback: Literal["none", "mean"] = "none"
+
+    @property
+    def maximize(self) -> bool:
+        return self.direction == "maximize"
+
+
+@dataclass(frozen=True)
+class EvaluationSpec:
+    """How a candidate is scored."""
+
+    timeout_s: float = 30.0
+    cascade: bool = True  # use evaluate_stage1..N when the scorer defines them
+    thresholds: list[float] = field(default_factory=list)  # after stage 1, 2, ...
+
+    def __post_init__(self) -> None:
+        if not self.timeout_s > 0:
+            raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    system: str = (
+        "You are an expert programmer improving a program through evolutionary search. "
+        "Propose a focused change that raises its score."
+    )
+
+
+@dataclass(frozen=True)
+class ProblemToml:
+    """The schema of problem.toml; every table is optional but `name`."""
+
+    name: str
+    description: str = ""
+    objective: ObjectiveSpec = field(default_factory=ObjectiveSpec)
+    evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
+    resources: Resources = field(default_factory=Resources)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    prompt: PromptSpec = field(default_factory=PromptSpec)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    llm: LLMConfig | None = None  # models for `--model llm`

@@ -1,0 +1,251 @@
+"""Assemble a run from its settings (new or resumed) and drive it to a stop.
+
+This is the wiring the CLI and notebooks share: load the problem, open the
+store, build or restore the database, pick the sandbox and the proposer, and
+run the controller with a clean Ctrl-C (first: finish in-flight work and save;
+second: abandon in-flight work and save).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from evolve.config import Problem, load_problem
+from evolve.database import PopulationDatabase
+from evolve.engine.controller import Controller
+from evolve.engine.state import Progress, RunLimits
+from evolve.errors import SandboxUnavailable, StoreError, UsageError
+from evolve.executors import Executor, LocalExecutor
+from evolve.executors.ray import RayExecutor, connect
+from evolve.mutation import Proposer
+from evolve.mutation.setup import MutationSettings, build_proposer, preflight
+from evolve.records import Program
+from evolve.store import RunStore
+from sandboxes.docker.image import ImageError
+from sandboxes.factory import SandboxConfig, SandboxKind, make_sandbox
+
+__all__ = ["RunOptions", "RunOutcome", "resume_run", "sandbox_config", "start_run"]
+
+ExecutorKind = Literal["local", "ray"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Settings of a run; saved in run.json so a resume uses the same ones."""
+
+    seed: int = 0
+    sandbox: SandboxKind | None = None  # None: the problem's [sandbox] kind
+    executor: ExecutorKind = "local"  # "ray": evaluations as Ray tasks (see executors/ray.py)
+    ray_address: str | None = None  # None: start a local Ray instance; "auto" or HOST:PORT
+    concurrency: int = 2
+    deterministic: bool = False  # ordered schedule: same seed, same lineage
+    mutation: MutationSettings = field(default_factory=MutationSettings)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: Path
+    progress: Progress
+    seed_program: Program | None
+    best: Program | None
+
+
+def start_run(
+    problem_path: Path,
+    out: Path,
+    options: RunOptions,
+    limits: RunLimits,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RunOutcome:
+    """Create ``out``, score the seed, and evolve until ``limits``."""
+    problem = load_problem(problem_path)
+    if options.sandbox is None:
+        options = dataclasses.replace(options, sandbox=problem.spec.sandbox.kind)
+    objective = problem.spec.objective
+    settings = {
+        "problem": problem.name,
+        "problem_source": str(problem.root),
+        "objective": {"metric": objective.metric, "direction": objective.direction},
+        **asdict(options),
+    }
+    # Build the proposer before creating the run directory: a missing API key
+    # or a bad [llm] table must not leave an empty run behind.
+    proposer = build_proposer(options.mutation, problem, Path(out))
+    preflight(options.mutation)
+    # Likewise a sandbox or cluster that cannot start (no Docker daemon, no Ray).
+    executor = _executor_for(problem, options, limits, Path(out))
+    try:
+        store = RunStore.create(out, settings, problem.root)
+    except BaseException:
+        executor.shutdown()
+        raise
+    problem = load_problem(store.problem_dir)
+    # The database keeps metadata only; programs come back from the store.
+    database = PopulationDatabase(
+        problem.spec.database, seed=options.seed, program_lookup=store.get_program
+    )
+    return _drive(problem, store, database, proposer, options, limits, None, on_progress, executor)
+
+
+def resume_run(
+    run_dir: Path,
+    limits: RunLimits,
+    on_progress: Callable[[Progress], None] | None = None,
+    executor: ExecutorKind | None = None,
+    ray_address: str | None = None,
+) -> RunOutcome:
+    """Continue ``run_dir`` with the same islands, counters and seeds.
+
+    ``executor``/``ray_address`` override the run's own (a preempted cluster
+    run resumes on whatever cluster is up now); by default the run's are used.
+    """
+    store = RunStore.open(run_dir, repair=True)
+    checkpoint = store.load_checkpoint()
+    if checkpoint is None:
+        raise StoreError(
+            f"{run_dir}: has no checkpoint (the run died before its seed was scored); "
+            "start it again with `evolve run`"
+        )
+    settings = store.settings
+    options = RunOptions(
+        seed=settings["seed"],
+        sandbox=settings["sandbox"],
+        concurrency=limits.concurrency,
+        deterministic=settings["deterministic"],
+        mutation=MutationSettings(**settings["mutation"]),
+        executor=executor or settings.get("executor", "local"),
+        ray_address=ray_address or settings.get("ray_address"),
+    )
+    problem = load_problem(store.problem_dir)
+    database = PopulationDatabase.restore(
+        problem.spec.database, checkpoint["database"], program_lookup=store.get_program
+    )
+    progress = Progress.from_state(checkpoint["controller"])
+    proposer = build_proposer(options.mutation, problem, store.root)
+    preflight(options.mutation)
+    proposer.restore(checkpoint.get("proposer", {}))
+    executor = _executor_for(problem, options, limits, store.root)
+    return _drive(
+        problem,
+        store,
+        database,
+        proposer,
+        options,
+        limits,
+        progress,
+        on_progress,
+        executor,
+        unsettled=checkpoint.get("unsettled", []),
+    )
+
+
+def _executor_for(
+    problem: Problem, options: RunOptions, limits: RunLimits, run_dir: Path
+) -> Executor:
+    """The executor of a run, started now so a broken setup fails before any work."""
+    config = sandbox_config(problem, options.sandbox)
+    if options.executor == "ray":
+        owns = connect(options.ray_address, num_cpus=os.cpu_count())
+        return RayExecutor(config, limits.concurrency, owns_ray=owns, run_label=Path(run_dir).name)
+    if options.executor != "local":
+        raise UsageError(f"unknown executor '{options.executor}'; available: local, ray")
+    try:
+        sandbox = make_sandbox(config, concurrency=limits.concurrency, run_label=Path(run_dir).name)
+    except ImageError as exc:
+        raise SandboxUnavailable(str(exc)) from exc
+    return LocalExecutor(sandbox, max_workers=limits.concurrency)
+
+
+def sandbox_config(problem: Problem, kind: SandboxKind | None) -> SandboxConfig:
+    """The problem's ``[sandbox]`` config, with ``kind`` (a ``--sandbox`` flag) instead
+    of its own when given."""
+    spec = problem.spec.sandbox
+    return spec if kind is None else dataclasses.replace(spec, kind=kind)
+
+
+def _drive(
+    problem: Problem,
+    store: RunStore,
+    database: PopulationDatabase,
+    proposer: Proposer,
+    options: RunOptions,
+    limits: RunLimits,
+    progress: Progress | None,
+    on_progress: Callable[[Progress], None] | None,
+    executor: Executor,
+    unsettled: list[dict[str, Any]] | None = None,
+) -> RunOutcome:
+    limits = dataclasses.replace(limits, ordered=options.deterministic)
+    controller = Controller(
+        problem, store, database, proposer, executor, options.seed, progress, on_progress
+    )
+    controller.restore_unsettled(unsettled or [])
+    try:
+        seed_program = _run_coroutine(_main(controller, limits, fresh=progress is None))
+    finally:
+        executor.shutdown()
+    return RunOutcome(store.root, controller.progress, seed_program, database.best())
+
+
+def _run_coroutine(coroutine: Any) -> Any:
+    """``asyncio.run``, also from code that already runs an event loop (a Jupyter
+    cell): then the run gets its own loop on a helper thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="evolve-run") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+async def _main(controller: Controller, limits: RunLimits, fresh: bool) -> Program | None:
+    try:
+        return await _evolve(controller, limits, fresh)
+    finally:
+        await controller.proposer.aclose()
+
+
+async def _evolve(controller: Controller, limits: RunLimits, fresh: bool) -> Program | None:
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    interrupts = 0
+
+    def on_interrupt() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            controller.request_stop("interrupted")
+        elif task is not None:
+            task.cancel()
+
+    installed = _install_handlers(loop, on_interrupt)
+    try:
+        seed_program = await controller.evaluate_seed() if fresh else None
+        await controller.run(limits)
+        return seed_program
+    except asyncio.CancelledError:
+        controller.progress.stop_reason = "interrupted"
+        controller.commit()
+        return None
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def _install_handlers(loop: asyncio.AbstractEventLoop, handler: Callable[[], Any]) -> list[int]:
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, handler)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread (e.g. a notebook worker): no clean-stop handler
+    return installed

@@ -1,0 +1,121 @@
+"""The state a run carries between proposals: its limits, its counters, the
+per-iteration seed, and the small records of a candidate on its way through
+the controller (pending evaluation, rejected, or a duplicate)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from evolve.errors import UsageError
+from evolve.mutation import Proposal
+from evolve.records import Program
+
+__all__ = ["Duplicate", "Pending", "Progress", "Rejection", "RunLimits", "iteration_seed"]
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """When to stop: whichever comes first."""
+
+    evaluations: int  # children to evaluate in this invocation (seed not counted)
+    concurrency: int = 2
+    max_time_s: float | None = None
+    target: float | None = None  # objective value (raw, direction-aware)
+    commit_interval_s: float = 1.0
+    commit_every: int = 256  # records; the 1 s interval bounds what a kill -9 loses
+    ordered: bool = False  # deterministic schedule (see Controller._run_ordered)
+
+    def __post_init__(self) -> None:
+        if self.evaluations < 0:
+            raise UsageError(f"--iterations must be >= 0, got {self.evaluations}")
+        if self.concurrency < 1:
+            raise UsageError(f"--concurrency must be >= 1, got {self.concurrency}")
+
+
+@dataclass
+class Progress:
+    """Counters shown live and saved in the checkpoint."""
+
+    next_iteration: int = 0
+    evaluations: int = 0  # evaluated programs, all invocations, seed included
+    evaluations_this_run: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+    rejected_edits: int = 0
+    best_score: float | None = None
+    llm_calls: int = 0
+    llm_tokens: int = 0
+    cost_usd: float = 0.0
+    started_at: float = field(default_factory=time.monotonic)
+    stop_reason: str = ""
+
+    def evals_per_s(self) -> float:
+        elapsed = time.monotonic() - self.started_at
+        return self.evaluations_this_run / elapsed if elapsed > 0 else 0.0
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "next_iteration": self.next_iteration,
+            "evaluations": self.evaluations,
+            "statuses": dict(self.statuses),
+            "duplicates": self.duplicates,
+            "rejected_edits": self.rejected_edits,
+            "best_score": self.best_score,
+            "llm_calls": self.llm_calls,
+            "llm_tokens": self.llm_tokens,
+            "cost_usd": self.cost_usd,
+            "stop_reason": self.stop_reason,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Progress:
+        return cls(
+            next_iteration=state["next_iteration"],
+            evaluations=state["evaluations"],
+            statuses=Counter(state["statuses"]),
+            duplicates=state["duplicates"],
+            rejected_edits=state["rejected_edits"],
+            best_score=state["best_score"],
+            llm_calls=state.get("llm_calls", 0),
+            llm_tokens=state.get("llm_tokens", 0),
+            cost_usd=state.get("cost_usd", 0.0),
+        )
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A proposal that gave no child, with why."""
+
+    iteration: int
+    parent: Program
+    kind: str
+    reason: str
+    proposal: Proposal | None
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A child whose code is already known: it reuses the original's result."""
+
+    child: Program
+    original_id: str
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A child on its way to evaluation, with what produced it."""
+
+    child: Program
+    proposal: Proposal
+    parent_fitness: float | None
+
+
+def iteration_seed(run_seed: int, iteration: int) -> int:
+    """Independent, reproducible seed for one proposal (no shared RNG stream,
+    so concurrency cannot change which edit an iteration gets)."""
+    return int(np.random.SeedSequence([run_seed, iteration]).generate_state(1)[0])

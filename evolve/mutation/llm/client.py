@@ -1,0 +1,288 @@
+"""One OpenAI-compatible model endpoint: a chat completion with our own retries,
+token and cost accounting, and a start-up check that fails fast on a bad key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import openai
+from openai.types.chat import ChatCompletion
+
+from evolve.config import LLMConfig, ModelSpec, resolve_api_key
+from evolve.mutation.llm import retry
+from evolve.mutation.llm.budget import Budget
+from evolve.mutation.llm.calls import LLMCall, estimate_tokens, messages_text, prompt_hash
+from evolve.mutation.llm.errors import LLMFatalError
+
+__all__ = [
+    "CallOutcome",
+    "CompletionClient",
+    "ModelClient",
+    "ReplyText",
+    "check_models",
+    "new_call_id",
+    "read_reply",
+    "request_key",
+]
+
+Messages = Sequence[Mapping[str, Any]]
+
+
+def request_key(spec: ModelSpec, messages: Messages, seed: int | None) -> str:
+    """The record/replay key of a request to ``spec`` (the seed counts only when sent)."""
+    sent_seed = seed if spec.send_seed else None
+    return prompt_hash(
+        spec.name, [dict(m) for m in messages], spec.temperature, spec.max_tokens, sent_seed
+    )
+
+
+def new_call_id() -> str:
+    """A unique id for an LLM call record (not derived from the seed, so two
+    runs' records never collide in a merged table)."""
+    return "c" + uuid.uuid4().hex[:16]
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """The record of a call and, when it succeeded, the reply text.
+
+    ``verdict`` is "ok" (a reply arrived, possibly empty: ``text`` may be ""),
+    "fail" (no reply for this request) or "fatal" (the configuration is wrong).
+    """
+
+    call: LLMCall
+    text: str | None
+    verdict: Literal["ok", "fail", "fatal"]
+
+
+class CompletionClient(Protocol):
+    """What the proposer needs from a model: ModelClient and ReplayClient."""
+
+    spec: ModelSpec
+
+    async def complete(
+        self, messages: Messages, *, seed: int | None, edit_kind: str
+    ) -> CallOutcome: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ModelClient:
+    """Chat completions from one model, retried on transient failures.
+
+    ``limiter`` is the ensemble-wide concurrency limit; it is held only while
+    an HTTP attempt is in flight, not during backoff waits, so one rate-limited
+    model does not starve the others. ``budget``, if given, is checked once a
+    slot is free and before the first attempt (``BudgetExhausted`` propagates;
+    no call is made or recorded then).
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        config: LLMConfig,
+        *,
+        limiter: asyncio.Semaphore | None = None,
+        budget: Budget | None = None,
+        jitter_seed: int = 0,
+    ) -> None:
+        self.spec = spec
+        self.config = config
+        self._limiter = limiter or asyncio.Semaphore(config.max_concurrency)
+        self._budget = budget
+        self._rng = random.Random(jitter_seed)
+        self._client = openai.AsyncOpenAI(
+            base_url=spec.base_url,
+            api_key=resolve_api_key(spec),
+            max_retries=0,
+            timeout=config.timeout_s,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    def request(self, messages: Messages, seed: int | None) -> dict[str, Any]:
+        """The keyword arguments of the chat-completion request."""
+        body: dict[str, Any] = {
+            "model": self.spec.name,
+            "messages": [dict(m) for m in messages],
+            "temperature": self.spec.temperature,
+            "max_tokens": self.spec.max_tokens,
+        }
+        if self.spec.send_seed and seed is not None:
+            body["seed"] = seed
+        return body
+
+    async def complete(
+        self, messages: Messages, *, seed: int | None, edit_kind: str
+    ) -> CallOutcome:
+        """One logical call; never raises for HTTP or network failures (they
+        are in the outcome's verdict and the call record's ``error``)."""
+        spec, config = self.spec, self.config
+        body = self.request(messages, seed)
+        key = request_key(spec, messages, seed)
+        started, created = time.monotonic(), time.time()
+        attempt = 0
+        while True:
+            try:
+                async with self._limiter:
+                    if attempt == 0 and self._budget is not None:
+                        # Checked again here, after waiting for a slot, so the
+                        # overshoot is bounded by the calls in flight.
+                        self._budget.check()
+                    reply = await self._client.chat.completions.create(**body)
+            except (openai.APIError, ValueError) as exc:
+                # ValueError: a 200 body the client could not decode (not JSON).
+                verdict = retry.classify(exc)
+                if verdict == "retry" and attempt < config.max_retries:
+                    wait = retry.backoff_delay(
+                        attempt,
+                        config.backoff_base_s,
+                        config.backoff_max_s,
+                        self._rng,
+                        retry.retry_after_s(exc),
+                    )
+                    attempt += 1
+                    await asyncio.sleep(wait)
+                    continue
+                error = retry.describe(exc)
+                if verdict == "retry":
+                    error = f"gave up after {attempt + 1} attempts; last: {error}"
+                call = self._record(key, edit_kind, started, created, attempt, error=error)
+                return CallOutcome(call, None, "fatal" if verdict == "fatal" else "fail")
+            parsed = read_reply(reply, messages)
+            call = self._record(
+                key,
+                edit_kind,
+                started,
+                created,
+                attempt,
+                tokens=parsed.tokens,
+                estimated=parsed.usage_estimated,
+                finish=parsed.finish_reason,
+            )
+            text = parsed.text
+            return CallOutcome(call, text, "ok")
+
+    def _record(
+        self,
+        key: str,
+        edit_kind: str,
+        started: float,
+        created: float,
+        retries: int,
+        *,
+        error: str | None = None,
+        tokens: tuple[int, int] = (0, 0),
+        estimated: bool = False,
+        finish: str | None = None,
+    ) -> LLMCall:
+        return LLMCall(
+            id=new_call_id(),
+            model=self.spec.key,
+            prompt_tokens=tokens[0],
+            completion_tokens=tokens[1],
+            cost_usd=self.spec.cost_usd(*tokens),
+            latency_s=time.monotonic() - started,
+            retries=retries,
+            error=error,
+            prompt_hash=key,
+            edit_kind=edit_kind,
+            created_at=created,
+            usage_estimated=estimated,
+            finish_reason=finish,
+        )
+
+
+@dataclass(frozen=True)
+class ReplyText:
+    """What a chat completion said and what it used."""
+
+    text: str
+    finish_reason: str | None
+    tokens: tuple[int, int]  # (prompt, completion)
+    usage_estimated: bool
+
+
+def read_reply(reply: object, messages: Messages) -> ReplyText:
+    """Text, finish reason and usage of a reply from a server we do not control:
+    no choices gives "", missing usage is estimated from the text and flagged."""
+    text, finish = "", None
+    usage = None
+    if isinstance(reply, ChatCompletion):
+        choices = reply.choices or []
+        if choices:
+            finish = choices[0].finish_reason
+            message = choices[0].message
+            if message is not None and message.content:
+                text = message.content
+        usage = reply.usage
+    if usage is None or usage.prompt_tokens is None or usage.completion_tokens is None:
+        estimate = (estimate_tokens(messages_text(messages)), estimate_tokens(text))
+        return ReplyText(text, finish, estimate, True)
+    return ReplyText(text, finish, (int(usage.prompt_tokens), int(usage.completion_tokens)), False)
+
+
+async def check_models(config: LLMConfig, timeout_s: float = 30.0) -> None:
+    """Make one cheap request per model so a wrong key, URL or model name
+    fails at start-up rather than an hour into a run.
+
+    Raises ``LLMFatalError`` (``ConfigError`` for an unset key variable) naming
+    the model, its base_url and its key variable. Transient failures are
+    retried twice; a rate limit (429) passes, since it proves the key works.
+    """
+    for spec in config.models:
+        key = resolve_api_key(spec)
+        where = f"model {spec.key!r} at {spec.base_url}"
+        keyvar = (
+            f"the key in ${spec.api_key_env}" if spec.api_key_env else "no key (api_key_env = '')"
+        )
+        client = openai.AsyncOpenAI(
+            base_url=spec.base_url,
+            api_key=key,
+            max_retries=min(config.max_retries, 2),  # a start-up probe should fail fast
+            timeout=min(timeout_s, config.timeout_s),
+        )
+        try:
+            await client.chat.completions.create(
+                model=spec.name,
+                messages=[{"role": "user", "content": "Reply with the word ok."}],
+                max_tokens=1,
+                temperature=0.0,
+            )
+        except openai.AuthenticationError as exc:
+            raise LLMFatalError(
+                f"{where}: the server rejected {keyvar} (HTTP 401: {exc.message}); "
+                f"check that {spec.api_key_env or 'the key'} holds a valid key for this server"
+            ) from None
+        except openai.PermissionDeniedError as exc:
+            raise LLMFatalError(
+                f"{where}: {keyvar} may not use this model (HTTP 403: {exc.message})"
+            ) from None
+        except openai.NotFoundError as exc:
+            raise LLMFatalError(
+                f"{where}: not found (HTTP 404: {exc.message}); check `name` and `base_url` "
+                "(base_url usually ends in /v1)"
+            ) from None
+        except openai.APIConnectionError as exc:
+            raise LLMFatalError(
+                f"{where}: cannot connect ({retry.describe(exc)}); is the server up and "
+                "base_url right?"
+            ) from None
+        except openai.APIStatusError as exc:
+            if exc.status_code >= 500:
+                raise LLMFatalError(
+                    f"{where}: the server keeps failing (HTTP {exc.status_code}: {exc.message})"
+                ) from None
+            # 400/422/429: the server judged this request, so key and model are fine.
+        finally:
+            with contextlib.suppress(Exception):
+                await client.close()

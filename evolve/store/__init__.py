@@ -1,0 +1,42 @@
+"""The run store: the only code that touches a run directory's files.
+
+Owns the ``RunStore`` (``run_store``: append records, commit segments and the
+atomic checkpoint, read tables while a run is live), the versioned Parquet
+schemas (``schema``), the manifest of committed files (``manifest``), file
+names and all-or-nothing writes (``files``), random access to programs by id
+(``lookup``) and what resume does to a directory a crash left (``repair``).
+
+May import ``records`` and ``errors``; never the database, mutation, sandboxes
+or the engine: it stores what it is given.
+"""
+
+from evolve.store.run_store import COMPACT_AT, RunStore
+from evolve.store.schema import (
+    CODE_SCHEMA,
+    EVALUATION_SCHEMA,
+    EVENT_SCHEMA,
+    LLM_CALL_SCHEMA,
+    PROGRAM_SCHEMA,
+    SCHEMA_VERSION,
+    SCHEMAS,
+    TABLES,
+    evaluation_row,
+    program_row,
+    row_program,
+)
+
+__all__ = [
+    "CODE_SCHEMA",
+    "COMPACT_AT",
+    "EVALUATION_SCHEMA",
+    "EVENT_SCHEMA",
+    "LLM_CALL_SCHEMA",
+    "PROGRAM_SCHEMA",
+    "SCHEMAS",
+    "SCHEMA_VERSION",
+    "TABLES",
+    "RunStore",
+    "evaluation_row",
+    "program_row",
+    "row_program",
+]

@@ -1,0 +1,348 @@
+"""The run directory: the only code that touches a run's files.
+
+Layout::
+
+    RUN/
+      run.json          settings of the run (written once, at creation)
+      problem/          a copy of the problem folder, so a resume scores the same way
+      programs/         program records (append-only Parquet segments)
+      code/             program text keyed by content hash (each text once)
+      evaluations/      one row per sandbox evaluation: peak memory, stage, wall time
+      events/           migrations, rejected edits, resets, stops, ...
+      llm_calls/        one row per LLM call: model, tokens, cost, latency
+      checkpoint.json   database + controller state, and the manifest of committed files
+
+Each table folder holds ``part-NNNNNN.parquet`` (one per commit that had rows
+for it) and ``compact-AAAAAA-BBBBBB.parquet`` (parts AAAAAA..BBBBBB merged into
+one file). Schemas and their versions: ``evolve.store.schema``.
+
+Why segments plus a checkpoint: each commit writes new segment files (temp
+file, fsync, rename, fsync of the folder) and then the checkpoint, atomically,
+naming how many parts of each table are committed and which ranges are merged.
+A crash between the two leaves files the checkpoint does not name; resume
+(``open(repair=True)``, see ``evolve.store.repair``) deletes them, so the
+programs on disk and the database state always agree and nothing is
+duplicated. Files are written in ``RUN/.tmp/`` and renamed into their table
+folder, so a folder holds only complete Parquet files, readable by pandas,
+pyarrow, polars and DuckDB while the run is live.
+
+Public reading API (stable; the notebook, report and export build on it):
+``RunStore.open``, ``settings``, ``problem_dir``, ``load_checkpoint``,
+``read_table(table, columns=None)`` (a ``pyarrow.Table``; any table of ``TABLES``),
+``load_programs``, ``load_events``, ``get_program``, ``read_segment``.
+Added with schema 2: ``refresh()`` (a reader opened on a live run re-reads the
+manifest; ``read_table`` does so by itself when a merge removed a file it
+knew) and ``append_evaluation``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from evolve.errors import StoreError
+from evolve.records import Program
+from evolve.store.files import (
+    compact_name,
+    fsync_dir,
+    number_of,
+    part_name,
+    write_atomic,
+    write_parquet,
+)
+from evolve.store.lookup import ROW_GROUP, ProgramLookup
+from evolve.store.manifest import Manifest
+from evolve.store.repair import repair as repair_run_dir
+from evolve.store.schema import (
+    LLM_CALL_SCHEMA,
+    SCHEMA_VERSION,
+    SCHEMAS,
+    TABLES,
+    evaluation_row,
+    program_row,
+    row_program,
+)
+
+__all__ = ["COMPACT_AT", "RunStore"]
+
+log = logging.getLogger(__name__)
+
+COMPACT_AT = 64  # loose segments of a table that trigger a merge into one file
+READ_RETRIES = 3  # a reader racing a live run's merges re-reads the manifest
+
+
+def _objective_of(problem_dir: Path) -> dict[str, str]:
+    """The [objective] table of a problem folder's problem.toml (metric and
+    direction, with their defaults); an OpenEvolve folder maximises
+    ``combined_score``. Only for callers that did not name the objective, and for
+    runs whose run.json predates recording it."""
+    toml_path = Path(problem_dir) / "problem.toml"
+    if not toml_path.is_file():
+        return {"metric": "combined_score", "direction": "maximize"}
+    try:
+        table = tomllib.loads(toml_path.read_text(encoding="utf-8")).get("objective", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise StoreError(f"{toml_path}: not valid TOML ({exc})") from exc
+    return {
+        "metric": str(table.get("metric", "score")),
+        "direction": str(table.get("direction", "maximize")),
+    }
+
+
+class RunStore:
+    """Append-only record of one run plus its atomic checkpoint."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._pending: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES}
+        self.manifest = Manifest(TABLES)
+        self._known_code: set[str] | None = None
+        self._lookup = ProgramLookup(self.root, self.manifest)
+        # Opened without repair and never committed: a reader, which may refresh
+        # its manifest from a live run's checkpoint.
+        self._reader = False
+
+    # -- creation and opening -------------------------------------------------
+
+    @classmethod
+    def create(cls, root: Path, settings: dict[str, Any], problem_root: Path) -> RunStore:
+        """Make a new run directory; refuses to overwrite an existing run.
+
+        ``settings`` go to run.json. Their ``"objective"`` (``{"metric": ...,
+        "direction": "maximize" | "minimize"}``, as the engine loaded it) is what
+        every reader of the run takes the direction from; without one, it is read
+        from ``problem_root``'s problem.toml now, once, and recorded.
+        """
+        objective = settings.get("objective") or _objective_of(problem_root)
+        if objective.get("direction") not in ("maximize", "minimize"):
+            raise ValueError(f"the objective's direction must be maximize or minimize: {objective}")
+        settings = {**settings, "objective": objective}
+        root = Path(root)
+        if (root / "run.json").exists():
+            raise StoreError(
+                f"{root}: already holds a run; use `evolve resume {root}` or choose another --out"
+            )
+        root.mkdir(parents=True, exist_ok=True)
+        for table in TABLES:
+            (root / table).mkdir(exist_ok=True)
+        shutil.copytree(
+            problem_root,
+            root / "problem",
+            ignore=shutil.ignore_patterns("__pycache__", ".*"),
+            dirs_exist_ok=True,
+        )
+        meta = {"schema_version": SCHEMA_VERSION, "created_at": time.time(), **settings}
+        write_atomic(root / "run.json", json.dumps(meta, indent=2).encode())
+        return cls(root)
+
+    @classmethod
+    def open(cls, root: Path, repair: bool = False) -> RunStore:
+        """Open an existing run. Reads see only what the checkpoint committed.
+
+        Without ``repair`` (inspection: ``evolve show``, notebooks) nothing is
+        written, so a live run can be opened. With ``repair`` (resume only) the
+        files a crash left are removed first (``evolve.store.repair``), and a
+        run written by a newer schema is refused.
+        """
+        root = Path(root)
+        if not (root / "run.json").is_file():
+            raise StoreError(f"{root}: not a run directory (no run.json); check the path")
+        store = cls(root)
+        store._reader = not repair
+        store.refresh()
+        if repair:
+            version = max(
+                int(store.settings.get("schema_version", 1)),
+                int((store.load_checkpoint() or {}).get("schema_version", 1)),
+            )
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{root}: written with run-store schema {version}, newer than this "
+                    f"evolve's ({SCHEMA_VERSION}); upgrade evolve to resume it "
+                    "(reading it works: unknown columns are left out)"
+                )
+            repair_run_dir(store.root, store.manifest)
+        return store
+
+    def refresh(self) -> None:
+        """Re-read the checkpoint's manifest of committed files (a reader of a
+        live run sees what was committed since; a writer never needs this)."""
+        self.manifest.load(self.load_checkpoint() or {})
+        self._lookup.reindex()
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return json.loads((self.root / "run.json").read_text())
+
+    @property
+    def problem_dir(self) -> Path:
+        return self.root / "problem"
+
+    @property
+    def maximize(self) -> bool:
+        """Whether the run's objective is maximised, as run.json records it
+        (``"objective": {"metric", "direction"}``, written once at creation).
+        Runs made before run.json carried it read the [objective] table of
+        their problem copy, which is where the direction was then taken from."""
+        objective = self.settings.get("objective") or _objective_of(self.problem_dir)
+        return bool(objective["direction"] == "maximize")
+
+    # -- writing --------------------------------------------------------------
+
+    def append_program(self, program: Program) -> None:
+        if self._known_code is None:
+            self._known_code = set(self._read_column("code", "code_hash"))
+        self._pending["programs"].append(program_row(program))
+        self._lookup.pending(program)
+        if program.code_hash not in self._known_code:
+            self._known_code.add(program.code_hash)
+            self._pending["code"].append({"code_hash": program.code_hash, "code": program.code})
+
+    def append_evaluation(
+        self, program: Program, peak_memory_mb: float | None, stage_reached: int | None
+    ) -> None:
+        """What the sandbox measured for one evaluation of ``program`` (already
+        scored: its status and wall time are taken from it)."""
+        self._pending["evaluations"].append(evaluation_row(program, peak_memory_mb, stage_reached))
+
+    def append_event(self, kind: str, iteration: int, payload: dict[str, Any]) -> None:
+        self._pending["events"].append(
+            {
+                "time": time.time(),
+                "iteration": iteration,
+                "kind": kind,
+                "payload": json.dumps(payload),
+            }
+        )
+
+    def append_llm_call(self, call: dict[str, Any]) -> None:
+        """One LLM call record (fields of ``evolve.mutation.llm.calls.LLMCall``)."""
+        self._pending["llm_calls"].append({name: call.get(name) for name in LLM_CALL_SCHEMA.names})
+
+    def commit(self, checkpoint: dict[str, Any]) -> None:
+        """Write pending records as new segments, then the checkpoint naming them."""
+        self._reader = False  # its own commits are now the truth: never refresh
+        written: set[Path] = set()
+        for table in TABLES:
+            rows = self._pending[table]
+            if not rows:
+                continue
+            path = self.root / table / part_name(self.manifest.count(table) + 1)
+            self._lookup.committed(table, path, rows)
+            path.parent.mkdir(exist_ok=True)  # tables added by a later schema version
+            write_parquet(pa.Table.from_pylist(rows, schema=SCHEMAS[table]), path)
+            self.manifest.add_part(table)
+            rows.clear()
+            written.add(path.parent)
+        merged = [t for t in TABLES if self._compact(t)]
+        for directory in written | {self.root / t for t in merged}:
+            fsync_dir(directory)  # the renames above are durable before the checkpoint
+        state = {"schema_version": SCHEMA_VERSION, **self.manifest.to_checkpoint(), **checkpoint}
+        write_atomic(self.root / "checkpoint.json", json.dumps(state).encode())
+        for table in merged:  # the checkpoint now names the merged file instead
+            for path in (self.root / table).glob("part-*.parquet"):
+                if self.manifest.covered(table, number_of(path)):
+                    path.unlink()
+            self._lookup.reindex()
+
+    def _loose(self, table: str) -> list[Path]:
+        return [p for p in self.manifest.paths(self.root, table) if p.name.startswith("part-")]
+
+    def _compact(self, table: str) -> bool:
+        """Merge the loose committed segments of ``table`` into one file once there
+        are ``COMPACT_AT`` of them, so file counts stay small. The merged file is
+        named by the range it covers; it takes effect with the next checkpoint
+        (a crash before that leaves it unnamed, and resume deletes it)."""
+        if self.manifest.count(table) - self.manifest.merged_up_to(table) < COMPACT_AT:
+            return False
+        loose = self._loose(table)
+        first, last = number_of(loose[0]), number_of(loose[-1])
+        merged = pa.concat_tables([pq.read_table(p, schema=SCHEMAS[table]) for p in loose])
+        path = self.root / table / compact_name(first, last)
+        write_parquet(merged, path, row_group_size=ROW_GROUP)
+        self.manifest.add_compacted(table, first, last)
+        return True
+
+    # -- reading --------------------------------------------------------------
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        path = self.root / "checkpoint.json"
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise StoreError(
+                f"{path}: unreadable checkpoint ({exc}); it is only ever replaced "
+                "atomically, so the storage lost data: restore the run from a backup"
+            ) from exc
+
+    def _read_files(self, table: str, columns: list[str] | None = None) -> list[pa.Table]:
+        """Every committed file of ``table``. A reader racing a live run's merge
+        (it deletes the parts it merged) re-reads the manifest and tries again."""
+        schema = SCHEMAS[table]
+        if columns is not None:
+            schema = pa.schema([schema.field(c) for c in columns])
+        for attempt in range(READ_RETRIES + 1):
+            try:
+                return [
+                    pq.read_table(p, schema=schema, columns=columns)
+                    for p in self.manifest.paths(self.root, table)
+                ]
+            except FileNotFoundError:
+                if not self._reader or attempt == READ_RETRIES:
+                    raise
+                self.refresh()
+        raise AssertionError("unreachable")
+
+    def _read_column(self, table: str, column: str) -> list[Any]:
+        return [v for part in self._read_files(table, [column]) for v in part.column(0).to_pylist()]
+
+    def read_table(self, table: str, columns: list[str] | None = None) -> pa.Table:
+        """All committed rows of ``table`` (readable while the run is live);
+        ``columns`` reads only those (e.g. ``["id", "parent_ids"]`` for a lineage)."""
+        parts = self._read_files(table, columns)
+        if not parts:
+            schema = SCHEMAS[table]
+            return (
+                schema if columns is None else pa.schema(map(schema.field, columns))
+            ).empty_table()
+        return pa.concat_tables(parts)
+
+    def get_program(self, program_id: str) -> Program:
+        """One program by id, recorded or still pending (random access for the
+        database, which keeps only metadata in memory)."""
+        try:
+            return self._lookup.get(program_id)
+        except (KeyError, FileNotFoundError):
+            if not self._reader:
+                raise
+            self.refresh()  # committed since this reader opened, or merged away
+            return self._lookup.get(program_id)
+
+    def read_segment(self, table: str, path: Path) -> pa.Table:
+        """One file of ``table`` (a loose part or a merged range)."""
+        return pq.read_table(path, schema=SCHEMAS[table])
+
+    def load_programs(self) -> dict[str, Program]:
+        """Every committed program, in the order it was recorded (for analysis;
+        a run itself reads programs one at a time with ``get_program``)."""
+        codes = {row["code_hash"]: row["code"] for row in self.read_table("code").to_pylist()}
+        return {
+            row["id"]: row_program(row, codes[row["code_hash"]])
+            for row in self.read_table("programs").to_pylist()
+        }
+
+    def load_events(self) -> list[dict[str, Any]]:
+        rows = self.read_table("events").to_pylist()
+        for row in rows:
+            row["payload"] = json.loads(row["payload"])
+        return rows

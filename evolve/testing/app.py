@@ -1,0 +1,187 @@
+"""The handle of a running mutator server: start, address, stats, close.
+
+Closing wakes every sleeping handler (hangs, latency) and shuts down open
+keep-alive connections, so ``close()`` returns promptly even mid-hang and a
+client's pooled connection never reaches a handler of a closed server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections import Counter
+from types import TracebackType
+
+from evolve.testing.faults import FaultPlan
+from evolve.testing.handler import MutatorHTTPServer, MutatorHTTPServer6, RequestHandler
+
+__all__ = ["DEFAULT_MODEL", "MutatorServer", "serve_in_thread"]
+
+DEFAULT_MODEL = "evolve-offline"
+
+
+class MutatorServer:
+    """A running OpenAI-compatible server answering with offline-mutator edits.
+
+    Use as a context manager or call ``close()``. ``base_url`` is what an
+    OpenAI client takes; ``stats`` counts requests by outcome (see
+    ``evolve.testing`` for the outcome names).
+
+    ``seed`` changes every edit; ``api_key`` (None: no auth) is required as
+    ``Authorization: Bearer``; ``faults`` says what goes wrong and when;
+    ``latency_s`` delays every completion (a model's thinking time, for
+    throughput benchmarks); ``model`` is the id ``/v1/models`` lists (requests
+    may name any model, it is echoed); ``vary`` mixes the request number into
+    the seed so identical prompts get different edits, as with sampling.
+    Binding a non-loopback ``host`` is allowed but never the default: the
+    server has no TLS and answers anyone who can reach it.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        seed: int = 0,
+        api_key: str | None = None,
+        faults: FaultPlan | None = None,
+        latency_s: float = 0.0,
+        model: str = DEFAULT_MODEL,
+        vary: bool = False,
+        log_requests: bool = False,
+    ) -> None:
+        if latency_s < 0:
+            raise ValueError(f"latency_s must be >= 0, got {latency_s}")
+        self.seed = seed
+        self.api_key = api_key or None
+        self.faults = faults if faults is not None else FaultPlan()
+        self.latency_s = latency_s
+        self.model = model
+        self.vary = vary
+        self.log_requests = log_requests
+        self.created = int(time.time())
+        self._lock = threading.Lock()
+        self._stats: Counter[str] = Counter()
+        self._next_index = 0
+        self.closing = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._closed = False
+        server_class = MutatorHTTPServer6 if ":" in host else MutatorHTTPServer
+        self._httpd = server_class((host, port), RequestHandler)
+        self._httpd.app = self
+        self.host = host
+        self.port = int(self._httpd.server_address[1])
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # close() waits at most this long
+            name=f"evolve-mutator-server:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        """The server root, e.g. ``http://127.0.0.1:8000``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """What OpenAI clients take as ``base_url`` / OpenEvolve as ``api_base``."""
+        return f"{self.url}/v1"
+
+    @property
+    def stats(self) -> Counter[str]:
+        """A snapshot of requests served, by outcome (a missing key reads 0)."""
+        with self._lock:
+            return Counter(self._stats)
+
+    @property
+    def requests(self) -> int:
+        """Chat-completion requests that got an outcome (fault or not) so far."""
+        with self._lock:
+            return self._next_index
+
+    def reset_stats(self) -> None:
+        """Zero the counters; the fault script and fail-rate sequence go on."""
+        with self._lock:
+            self._stats.clear()
+
+    def close(self) -> None:
+        """Stop serving and end every open connection; idempotent, prompt."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self.closing.set()  # wakes hangs and latency sleeps
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)  # unblocks idle keep-alive readers
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> MutatorServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "serving"
+        return f"MutatorServer({self.base_url}, seed={self.seed}, {state})"
+
+    # -- used by the handler ---------------------------------------------------
+
+    def track(self, conn: socket.socket, alive: bool) -> None:
+        with self._lock:
+            if alive:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+    def count(self, outcome: str) -> None:
+        with self._lock:
+            self._stats[outcome] += 1
+
+    def next_outcome(self) -> tuple[int, str]:
+        with self._lock:
+            index = self._next_index
+            self._next_index += 1
+        return index, self.faults.outcome(index, self.seed)
+
+
+def serve_in_thread(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    seed: int = 0,
+    api_key: str | None = None,
+    faults: FaultPlan | None = None,
+    latency_s: float = 0.0,
+    model: str = DEFAULT_MODEL,
+    vary: bool = False,
+    log_requests: bool = False,
+) -> MutatorServer:
+    """Start a server on a background daemon thread (``port=0``: any free
+    port) and return its handle once it accepts connections."""
+    return MutatorServer(
+        host,
+        port,
+        seed=seed,
+        api_key=api_key,
+        faults=faults,
+        latency_s=latency_s,
+        model=model,
+        vary=vary,
+        log_requests=log_requests,
+    )
