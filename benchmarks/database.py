@@ -73,7 +73,9 @@ def synthetic(i: int, rng: np.random.Generator, num_islands: int) -> Program:
 def lookup(program_id: str) -> Program:
     """Stands in for the run store: rebuilds a program from its id, keeps nothing."""
     i = int(program_id[1:])
-    return Program(id=program_id, code=f"def solve():\n    return {i}\n", fitness=0.0)
+    return Program(
+        id=program_id, code=f"def solve():\n    return {i}\n", fitness=0.0, status=Status.OK
+    )
 
 
 def rss_mb() -> float:

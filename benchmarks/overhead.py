@@ -96,7 +96,7 @@ def measure(n: int, candidates: int) -> dict:
     from evolve.database import PopulationDatabase
     from evolve.engine.controller import Controller, RunLimits
     from evolve.engine.state import Progress
-    from evolve.records import Program
+    from evolve.records import Program, Status
     from evolve.store import RunStore
     from tests.problem_factory import write_problem
 
@@ -120,6 +120,7 @@ def measure(n: int, candidates: int) -> dict:
                 island=i % islands,
                 generation=1 if parent else 0,
                 iteration=i,
+                status=Status.OK,
                 metrics={"score": value},
                 score=value,
                 fitness=value,
@@ -139,9 +140,7 @@ def measure(n: int, candidates: int) -> dict:
             seed=1,
             progress=progress,
         )
-        store.commit(
-            controller.checkpoint_state() if hasattr(controller, "checkpoint_state") else {}
-        )
+        controller.commit()
         # Warm-up (not timed): the store builds its id index once per process.
         asyncio.run(controller.run(RunLimits(evaluations=WARM_UP, concurrency=2)))
         committing = _time_commits(controller)
@@ -162,9 +161,9 @@ def measure(n: int, candidates: int) -> dict:
 
 
 def _time_commits(controller) -> dict:
-    """Wrap ``controller.commit`` (segments + checkpoint) to time it apart."""
+    """Wrap the recorder's commit (segments + checkpoint) to time it apart."""
     total = {"s": 0.0, "n": 0}
-    commit = controller.commit
+    commit = controller.recorder.commit
 
     def timed() -> None:
         started = time.perf_counter()
@@ -172,7 +171,7 @@ def _time_commits(controller) -> dict:
         total["s"] += time.perf_counter() - started
         total["n"] += 1
 
-    controller.commit = timed
+    controller.recorder.commit = timed
     return total
 
 

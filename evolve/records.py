@@ -1,13 +1,35 @@
-"""Core records of a run: small dataclasses that every layer agrees on."""
+"""Core records of a run: small frozen dataclasses every layer agrees on.
+
+A ``Program`` is born unscored (``status`` is None) when a proposal gives a
+child, and gets its status, score and metrics once, in one place
+(``evolve.engine.scoring``); nobody changes a record field by field after that.
+Imports only ``evaluators.contract`` (for ``Status``).
+"""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from evaluators.contract import Status
 
-__all__ = ["Program", "Status", "code_hash"]
+__all__ = ["EventKind", "Program", "Status", "code_hash"]
+
+
+class EventKind(StrEnum):
+    """The ``kind`` of a row of the run store's events table. Written to disk, so
+    these strings never change (renaming a class must not change stored data)."""
+
+    # What the population database did besides storing a program.
+    MIGRATION = "migration"
+    EVICTION = "eviction"
+    DUPLICATE_CODE = "duplicatecode"
+    ISLAND_RESET = "islandreset"
+    # What the controller recorded.
+    EDIT_REJECTED = "edit_rejected"  # a proposal gave no child, with why
+    DUPLICATE_IN_FLIGHT = "duplicate_in_flight"  # a child's code was being evaluated
+    STOP = "stop"  # a run (or a resumed stretch of it) stopped, with its counters
 
 
 def code_hash(code: str) -> str:
@@ -15,13 +37,14 @@ def code_hash(code: str) -> str:
     return hashlib.sha256(code.encode("utf-8")).hexdigest()[:32]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Program:
-    """One candidate program and what its evaluation said about it.
+    """One candidate program and, once scored, what its evaluation said about it.
 
-    ``score`` is the raw value of the problem's objective metric; ``fitness`` is
-    the same value oriented so that higher is always better (``-score`` for a
-    minimised objective) and is ``None`` for any status other than OK.
+    ``status`` is None until the program is scored. ``score`` is the raw value
+    of the problem's objective metric; ``fitness`` is the same value oriented so
+    that higher is always better (``-score`` for a minimised objective) and is
+    ``None`` for any status other than OK.
     """
 
     id: str
@@ -31,7 +54,7 @@ class Program:
     generation: int = 0
     iteration: int = 0
     created_at: float = 0.0
-    status: Status = Status.OK
+    status: Status | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     score: float | None = None
     fitness: float | None = None
@@ -46,4 +69,8 @@ class Program:
 
     def __post_init__(self) -> None:
         if not self.code_hash:
-            self.code_hash = code_hash(self.code)
+            object.__setattr__(self, "code_hash", code_hash(self.code))
+
+    @property
+    def scored(self) -> bool:
+        return self.status is not None

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from evolve.records import EventKind
 from evolve.store import RunStore
 
 __all__ = ["format_summary", "run_summary"]
@@ -46,8 +47,8 @@ def run_summary(run_dir: Path, top: int = 5) -> dict[str, Any]:
         "evaluated": len(evaluated),
         "duplicates": len(rows) - len(evaluated),
         "statuses": dict(statuses),
-        "rejected_edits": event_counts.get("edit_rejected", 0),
-        "migrations": event_counts.get("migration", 0),
+        "rejected_edits": event_counts.get(EventKind.EDIT_REJECTED, 0),
+        "migrations": event_counts.get(EventKind.MIGRATION, 0),
         "programs_per_island": {str(k): v for k, v in sorted(islands.items())},
         "seed_score": seed["score"] if seed else None,
         "best_score": scored[0]["score"] if scored else None,

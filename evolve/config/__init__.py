@@ -2,7 +2,7 @@
 
 Owns the strict converter (``strict``: an unknown key or a wrong type is an
 error naming the file, the key and the fix), the schema of problem.toml
-(``schema``), the [llm] table and ``--llm-config`` files (``llm``), loading a
+(``problem_toml``), the [llm] table and ``--llm-config`` files (``llm``), loading a
 problem folder into a ``Problem`` (``problem``) and OpenEvolve's folders and
 config.yaml (``openevolve``).
 
@@ -23,7 +23,7 @@ from evolve.config.llm import (
 )
 from evolve.config.openevolve import load_openevolve_spec, translate_openevolve_config
 from evolve.config.problem import MAX_PROBLEM_FILES_BYTES, Problem, load_problem
-from evolve.config.schema import EvaluationSpec, ObjectiveSpec, ProblemToml, PromptSpec
+from evolve.config.problem_toml import EvaluationSpec, ObjectiveSpec, ProblemToml, PromptSpec
 from evolve.config.strict import from_mapping
 
 __all__ = [

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from evolve.config.schema import ProblemToml
+from evolve.config.problem_toml import ProblemToml
 from evolve.config.strict import from_mapping
 from evolve.errors import ConfigError
 

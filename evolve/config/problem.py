@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evolve.config.openevolve import load_openevolve_spec
-from evolve.config.schema import EvaluationSpec, ProblemToml
+from evolve.config.problem_toml import EvaluationSpec, ProblemToml
 from evolve.config.strict import from_mapping
 from evolve.edits import MarkerError, evolve_regions
 from evolve.errors import ProblemError

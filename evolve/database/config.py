@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
-from evolve.database.checks import at_least, finite_number, positive_number, unit_interval
+from evolve.database.validation import at_least, finite_number, positive_number, unit_interval
 
 __all__ = [
     "ArchivePolicy",

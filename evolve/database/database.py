@@ -95,6 +95,8 @@ class PopulationDatabase:
         when a migration is due and O(islands) for a reset.
         """
         table = self._table
+        if program.status is None:
+            raise ValueError(f"program {program.id} is not scored yet; score it before adding it")
         if table.index_of(program.id) is not None:
             raise ValueError(f"program {program.id} was already added to the database")
         if program.fitness is not None and program.fitness != program.fitness:

@@ -1,12 +1,16 @@
 """What ``PopulationDatabase.add`` did besides storing the program.
 
 Small frozen records, returned rather than logged, so the controller can write
-them to the run store and a notebook can replay how islands changed.
+them to the run store (under their ``KIND``) and a notebook can replay how
+islands changed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
+
+from evolve.records import EventKind
 
 __all__ = ["DuplicateCode", "Event", "Eviction", "IslandReset", "Migration"]
 
@@ -17,6 +21,8 @@ class Migration:
 
     ``at_generation`` is the source island's generation that triggered it.
     """
+
+    KIND: ClassVar[EventKind] = EventKind.MIGRATION
 
     source_island: int
     target_island: int
@@ -32,6 +38,8 @@ class Eviction:
     membership ends.
     """
 
+    KIND: ClassVar[EventKind] = EventKind.EVICTION
+
     island: int
     program_id: str
 
@@ -42,6 +50,8 @@ class DuplicateCode:
 
     "Same" means equal up to comments and whitespace (``normalized_code_hash``).
     """
+
+    KIND: ClassVar[EventKind] = EventKind.DUPLICATE_CODE
 
     island: int
     program_id: str
@@ -56,6 +66,8 @@ class IslandReset:
     on ``island`` it counts as a migrant. ``at_programs`` is the number of
     programs added when the reset happened.
     """
+
+    KIND: ClassVar[EventKind] = EventKind.ISLAND_RESET
 
     island: int
     source_island: int

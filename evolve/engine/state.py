@@ -11,11 +11,21 @@ from typing import Any
 
 import numpy as np
 
+from evolve.database import Sample
 from evolve.errors import UsageError
 from evolve.mutation import Proposal
 from evolve.records import Program
 
-__all__ = ["Duplicate", "Pending", "Progress", "Rejection", "RunLimits", "iteration_seed"]
+__all__ = [
+    "Draw",
+    "Duplicate",
+    "Outcome",
+    "Pending",
+    "Progress",
+    "Rejection",
+    "RunLimits",
+    "iteration_seed",
+]
 
 
 @dataclass(frozen=True)
@@ -28,7 +38,7 @@ class RunLimits:
     target: float | None = None  # objective value (raw, direction-aware)
     commit_interval_s: float = 1.0
     commit_every: int = 256  # records; the 1 s interval bounds what a kill -9 loses
-    ordered: bool = False  # deterministic schedule (see Controller._run_ordered)
+    ordered: bool = False  # deterministic schedule (see evolve.engine.scheduling)
 
     def __post_init__(self) -> None:
         if self.evaluations < 0:
@@ -88,6 +98,16 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class Draw:
+    """One iteration's start: its number, the sampled parent and inspirations, and
+    the seed its proposal gets."""
+
+    iteration: int
+    sample: Sample
+    seed: int
+
+
+@dataclass(frozen=True)
 class Rejection:
     """A proposal that gave no child, with why."""
 
@@ -113,6 +133,10 @@ class Pending:
     child: Program
     proposal: Proposal
     parent_fitness: float | None
+
+
+# What a candidate's proposal came to before any evaluation.
+Outcome = Pending | Rejection | Duplicate
 
 
 def iteration_seed(run_seed: int, iteration: int) -> int:

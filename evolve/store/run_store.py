@@ -218,7 +218,7 @@ class RunStore:
             {
                 "time": time.time(),
                 "iteration": iteration,
-                "kind": kind,
+                "kind": str(kind),
                 "payload": json.dumps(payload),
             }
         )

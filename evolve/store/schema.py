@@ -116,6 +116,8 @@ TABLES = tuple(SCHEMAS)
 
 
 def program_row(p: Program) -> dict[str, Any]:
+    if p.status is None:
+        raise ValueError(f"program {p.id} is not scored yet; only scored programs are stored")
     return {
         "id": p.id,
         "parent_ids": list(p.parent_ids),

@@ -93,9 +93,9 @@ def test_a_large_run_is_sampled_in_the_plot_but_complete_in_the_graph(tmp_path: 
 
 def test_a_live_run_opens_with_what_was_committed(tmp_path: Path) -> None:
     path = synthetic_run(tmp_path, 50)
-    from evolve.records import Program
+    from evolve.records import Program, Status
     from evolve.store import RunStore
 
     store = RunStore.open(path)
-    store.append_program(Program(id="pending", code="x = 1\n"))  # not committed
+    store.append_program(Program(id="pending", code="x = 1\n", status=Status.OK))  # not committed
     assert "pending" not in evolve.Run.open(path).programs.index

@@ -88,7 +88,7 @@ def test_code_is_read_only_for_the_programs_asked_for(tmp_path: Path) -> None:
 
 
 def test_a_live_run_that_merges_its_segments_after_open_still_reads(tmp_path: Path) -> None:
-    from evolve.records import Program
+    from evolve.records import Program, Status
     from evolve.store import COMPACT_AT
 
     path = synthetic_run(tmp_path, 20)
@@ -97,7 +97,9 @@ def test_a_live_run_that_merges_its_segments_after_open_still_reads(tmp_path: Pa
     assert len(loaded.programs) == 20  # read before the merge, code not yet
     writer = RunStore.open(path)
     for i in range(COMPACT_AT + 1):  # one commit each: the parts get merged and deleted
-        writer.append_program(Program(id=f"late{i}", code=f"x = {i}\n", parent_ids=("p000000",)))
+        writer.append_program(
+            Program(id=f"late{i}", code=f"x = {i}\n", parent_ids=("p000000",), status=Status.OK)
+        )
         writer.commit({})
     assert not (path / "programs" / "part-000001.parquet").exists()
     assert len(opened.programs) == 20 + COMPACT_AT + 1  # reads the latest checkpoint

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -24,13 +25,13 @@ def test_nan_and_missing_feature_metrics_fall_in_the_unknown_cell() -> None:
     dims = (FeatureDimension("speed", min=0.0, max=1.0, bins=4), FeatureDimension("ast_nodes"))
     db = PopulationDatabase(DatabaseConfig(num_islands=1, feature_dimensions=dims), seed=0)
     seed = make_program("seed", 1.0, code="x = 1\n")
-    seed.metrics = {"speed": 0.3}
+    seed = replace(seed, metrics={"speed": 0.3})
     db.add(seed)
     nan = child_of(seed, "nan", 2.0, island=0, code="x = 2\n")
-    nan.metrics = {"speed": math.nan}
+    nan = replace(nan, metrics={"speed": math.nan})
     db.add(nan)
     broken = child_of(seed, "broken", 3.0, island=0, code="def (:\n")
-    broken.metrics = {}
+    broken = replace(broken, metrics={})
     db.add(broken)
     assert db.cell_of("seed")[0] == 1
     assert db.cell_of("nan")[0] == UNKNOWN_CELL
@@ -41,7 +42,7 @@ def test_nan_and_missing_feature_metrics_fall_in_the_unknown_cell() -> None:
 def test_nan_metrics_that_select_nothing_are_ignored() -> None:
     db = PopulationDatabase(DatabaseConfig(num_islands=1), seed=0)
     seed = make_program("seed", 1.0)
-    seed.metrics = {"score": 1.0, "noise": math.nan}
+    seed = replace(seed, metrics={"score": 1.0, "noise": math.nan})
     db.add(seed)
     assert db.sample().parent.id == "seed"
 

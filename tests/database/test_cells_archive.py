@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from evolve.database import DatabaseConfig, FeatureDimension, PopulationDatabase
 from evolve.database.binning import UNKNOWN_CELL
 from evolve.records import Program, Status
@@ -20,14 +22,14 @@ def _add(
 ) -> Program:
     program = make_program(pid, fitness, parents=("seed",), island=island)
     if size is not None:
-        program.metrics = {"size": size}
+        program = replace(program, metrics={"size": size})
     db.add(program)
     return program
 
 
 def _seed(db: PopulationDatabase, fitness: float = 1.0, size: float = 0.5) -> None:
     seed = make_program("seed", fitness)
-    seed.metrics = {"size": size}
+    seed = replace(seed, metrics={"size": size})
     db.add(seed)
 
 
@@ -132,10 +134,10 @@ def test_top_inspirations_lead_with_the_island_best() -> None:
 def test_repair_parents_keep_their_errors() -> None:
     db = _db()
     seed = make_program("seed", None, status=Status.ERROR)
-    seed.reason, seed.artifacts = "ZeroDivisionError", {"traceback": "line 3"}
+    seed = replace(seed, reason="ZeroDivisionError", artifacts={"traceback": "line 3"})
     db.add(seed)
     rejected = make_program("rejected", None, parents=("seed",), status=Status.INVALID)
-    rejected.reason = "returned a point outside the box"
+    rejected = replace(rejected, reason="returned a point outside the box")
     db.add(rejected)
     sample = db.sample(0)
     assert sample.parent.status is not Status.OK and sample.parent.reason

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from dataclasses import replace
 
 from evolve.database import DatabaseConfig, FeatureDimension, PopulationDatabase
 from evolve.records import Program
@@ -33,7 +34,7 @@ class Store:
 
 def _child(parent: Program, i: int, island: int) -> Program:
     child = child_of(parent, f"c{i}", float((i * 13) % 9) if i % 4 else None, island=island)
-    child.metrics = {"speed": float(i % 5)}
+    child = replace(child, metrics={"speed": float(i % 5)})
     return child
 
 

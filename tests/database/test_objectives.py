@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -54,9 +56,8 @@ def _db(order: str, **overrides: object) -> PopulationDatabase:
 
 def _add(db: PopulationDatabase, pid: str, accuracy: float | None, latency: float | None) -> None:
     program = make_program(pid, 0.0, parents=() if pid == "seed" else ("seed",))
-    program.metrics = {
-        k: v for k, v in (("accuracy", accuracy), ("latency", latency)) if v is not None
-    }
+    metrics = {k: v for k, v in (("accuracy", accuracy), ("latency", latency)) if v is not None}
+    program = replace(program, metrics=metrics)
     db.add(program)
 
 

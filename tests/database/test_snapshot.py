@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -39,10 +40,12 @@ def _grow(db: PopulationDatabase, programs: dict[str, Program], start: int, coun
         seen.append(_signature(sample))
         fitness = None if i % 5 == 0 else float((i * 37) % 11)
         child = child_of(sample.parent, f"p{i}", fitness, island=sample.island)
-        child.code = child.code + "y = 1\n" * (i % 4)
-        child.code_hash = ""
-        child.__post_init__()
-        child.metrics = {"speed": float(i % 7)} if i % 6 else {}
+        child = replace(
+            child,
+            code=child.code + "y = 1\n" * (i % 4),
+            code_hash="",
+            metrics={"speed": float(i % 7)} if i % 6 else {},
+        )
         programs[child.id] = child
         seen.append(db.add(child))
     return seen

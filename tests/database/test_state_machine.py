@@ -10,6 +10,7 @@ must leave behaviour (samples and events) exactly unchanged.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from hypothesis import HealthCheck, assume, settings
 from hypothesis import strategies as st
@@ -247,7 +248,7 @@ class DatabaseMachine(RuleBasedStateMachine):
 
     def _add(self, program: Program, speed: float | None) -> None:
         if speed is not None:
-            program.metrics = {"speed": speed}
+            program = replace(program, metrics={"speed": speed})
         best_before = [self._island_best(i) for i in range(self.config.num_islands)]
         self.programs[program.id] = program
         events = self.db.add(program)

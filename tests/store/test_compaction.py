@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from evolve import store as store_module
-from evolve.records import Program
+from evolve.records import Program, Status
 from evolve.store import RunStore
 from tests.problem_factory import write_problem
 
@@ -17,7 +17,7 @@ def many_commits(tmp_path: Path, commits: int) -> RunStore:
     problem = write_problem(tmp_path / "problem")
     store = RunStore.create(tmp_path / "run", {"problem": "tiny"}, problem)
     for i in range(commits):
-        store.append_program(Program(id=f"p{i}", code=f"x = {i}\n"))
+        store.append_program(Program(id=f"p{i}", code=f"x = {i}\n", status=Status.OK))
         store.commit({"controller": {"i": i}})
     return store
 

@@ -121,12 +121,12 @@ def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(tmp_path: Path)
 
 
 def test_resume_removes_torn_and_uncommitted_files(tmp_path: Path, caplog) -> None:
-    from evolve.records import Program
+    from evolve.records import Program, Status
     from evolve.store import RunStore
 
     problem = write_problem(tmp_path / "problem")
     store = RunStore.create(tmp_path / "run", {"problem": "tiny"}, problem)
-    store.append_program(Program(id="a", code="x = 1\n"))
+    store.append_program(Program(id="a", code="x = 1\n", status=Status.OK))
     store.commit({})
     (tmp_path / "run" / ".tmp" / "programs.part-000002.parquet").write_bytes(b"PAR1 torn")
     (tmp_path / "run" / "programs" / ".part-000002.parquet.tmp").write_bytes(b"PAR1 (v1 name)")
@@ -142,12 +142,12 @@ def test_resume_removes_torn_and_uncommitted_files(tmp_path: Path, caplog) -> No
 
 def test_an_unreadable_committed_segment_is_a_clear_error(tmp_path: Path) -> None:
     from evolve.errors import StoreError
-    from evolve.records import Program
+    from evolve.records import Program, Status
     from evolve.store import RunStore
 
     problem = write_problem(tmp_path / "problem")
     store = RunStore.create(tmp_path / "run", {"problem": "tiny"}, problem)
-    store.append_program(Program(id="a", code="x = 1\n"))
+    store.append_program(Program(id="a", code="x = 1\n", status=Status.OK))
     store.commit({})
     (tmp_path / "run" / "programs" / "part-000001.parquet").write_bytes(b"garbage")
     with pytest.raises(StoreError, match=r"part-000001\.parquet: committed segment is unreadable"):

@@ -17,7 +17,7 @@ from evolve import store as store_module
 from evolve.engine.runner import RunOptions, start_run
 from evolve.engine.state import RunLimits
 from evolve.errors import StoreError
-from evolve.records import Program
+from evolve.records import Program, Status
 from evolve.store import SCHEMA_VERSION, RunStore
 from tests.problem_factory import TOML, write_problem
 
@@ -57,7 +57,9 @@ def test_a_v1_run_is_resumed_in_place(tmp_path: Path) -> None:
     old_part = (run_dir / "programs" / "part-000001.parquet").read_bytes()
     store = RunStore.open(run_dir, repair=True)
     assert store.read_table("evaluations").num_rows == 0  # a v1 run has no such table
-    child = Program(id="p999999", code="x = 99\n", parent_ids=("p000000",), wall_time_s=0.5)
+    child = Program(
+        id="p999999", code="x = 99\n", parent_ids=("p000000",), status=Status.OK, wall_time_s=0.5
+    )
     store.append_program(child)
     store.append_evaluation(child, peak_memory_mb=12.5, stage_reached=1)
     store.commit({})
@@ -82,7 +84,7 @@ def test_a_run_of_a_newer_schema_reads_but_does_not_resume(tmp_path: Path) -> No
 def committed_run(tmp_path: Path, commits: int) -> RunStore:
     store = RunStore.create(tmp_path / "run", {}, write_problem(tmp_path / "problem"))
     for i in range(commits):
-        store.append_program(Program(id=f"p{i}", code=f"x = {i}\n"))
+        store.append_program(Program(id=f"p{i}", code=f"x = {i}\n", status=Status.OK))
         store.commit({})
     return store
 
@@ -107,14 +109,14 @@ def test_a_reader_opened_before_merges_keeps_reading_everything(tmp_path: Path) 
     writer = committed_run(tmp_path, 5)
     reader = RunStore.open(tmp_path / "run")
     for i in range(5, store_module.COMPACT_AT + 5):  # merges and deletes parts 1..64
-        writer.append_program(Program(id=f"p{i}", code=f"x = {i}\n"))
+        writer.append_program(Program(id=f"p{i}", code=f"x = {i}\n", status=Status.OK))
         writer.commit({})
     assert not (tmp_path / "run" / "programs" / "part-000001.parquet").exists()
     ids = reader.read_table("programs").column("id").to_pylist()  # re-reads the manifest
     assert ids == [f"p{i}" for i in range(store_module.COMPACT_AT + 5)]
     assert reader.get_program("p66").code == "x = 66\n"  # committed after it opened
     before = RunStore.open(tmp_path / "run")
-    writer.append_program(Program(id="late", code="x = -1\n"))
+    writer.append_program(Program(id="late", code="x = -1\n", status=Status.OK))
     writer.commit({})
     assert before.read_table("programs").num_rows == store_module.COMPACT_AT + 5
     before.refresh()

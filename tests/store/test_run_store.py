@@ -69,10 +69,10 @@ def test_programs_round_trip_exactly(tmp_path_factory, problem_dir, batch):
 
 def test_uncommitted_segments_are_discarded_on_repair(tmp_path, problem_dir):
     store = RunStore.create(tmp_path / "r", {}, problem_dir)
-    store.append_program(Program(id="p000000", code="a"))
+    store.append_program(Program(id="p000000", code="a", status=Status.OK))
     store.commit({"n": 1})
     # Simulate a crash after a segment was written but before the checkpoint:
-    store.append_program(Program(id="p000001", code="b"))
+    store.append_program(Program(id="p000001", code="b", status=Status.OK))
     orphan = tmp_path / "r" / "programs" / "part-000002.parquet"
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -80,7 +80,9 @@ def test_uncommitted_segments_are_discarded_on_repair(tmp_path, problem_dir):
     from evolve.store import PROGRAM_SCHEMA, program_row
 
     pq.write_table(
-        pa.Table.from_pylist([program_row(Program(id="p000001", code="b"))], PROGRAM_SCHEMA),
+        pa.Table.from_pylist(
+            [program_row(Program(id="p000001", code="b", status=Status.OK))], PROGRAM_SCHEMA
+        ),
         orphan,
     )
     # Inspection never deletes (a live run may be between the two writes)...
@@ -93,8 +95,8 @@ def test_uncommitted_segments_are_discarded_on_repair(tmp_path, problem_dir):
 
 def test_code_is_stored_once_per_hash(tmp_path, problem_dir):
     store = RunStore.create(tmp_path / "r", {}, problem_dir)
-    store.append_program(Program(id="p1", code="same"))
-    store.append_program(Program(id="p2", code="same"))
+    store.append_program(Program(id="p1", code="same", status=Status.OK))
+    store.append_program(Program(id="p2", code="same", status=Status.OK))
     store.commit({})
     assert store.read_table("code").num_rows == 1
     assert store.read_table("programs").num_rows == 2
@@ -128,12 +130,14 @@ def test_events_round_trip(tmp_path, problem_dir):
 
 def test_get_program_reads_pending_committed_and_reopened_programs(tmp_path, problem_dir):
     store = RunStore.create(tmp_path / "r", {}, problem_dir)
-    first = Program(id="p000000", code="a = 1", metrics={"score": 1.0}, score=1.0, fitness=1.0)
+    first = Program(
+        id="p000000", code="a = 1", metrics={"score": 1.0}, score=1.0, fitness=1.0, status=Status.OK
+    )
     store.append_program(first)
     assert store.get_program("p000000") is first  # pending: visible before any commit
     store.commit({})
     for i in range(1, 40):
-        store.append_program(Program(id=f"p{i:06d}", code=f"a = {i}"))
+        store.append_program(Program(id=f"p{i:06d}", code=f"a = {i}", status=Status.OK))
         if i % 7 == 0:
             store.commit({})
     store.commit({})

@@ -8,7 +8,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from evolve.config import LLMConfig, ModelSpec
-from evolve.records import Program
+from evolve.records import Program, Status
 from evolve.testing import MutatorServer
 from tests.edits.programs import RANDOM_SEARCH
 
@@ -17,6 +17,7 @@ T = TypeVar("T")
 PARENT = Program(
     id="p000001",
     code=RANDOM_SEARCH,
+    status=Status.OK,
     score=0.5,
     fitness=0.5,
     metrics={"score": 0.5},
@@ -25,6 +26,7 @@ PARENT = Program(
 INSPIRATION = Program(
     id="p000002",
     code=RANDOM_SEARCH.replace("step = 0.5", "step = 0.3"),
+    status=Status.OK,
     score=0.6,
     fitness=0.6,
     metrics={"score": 0.6},

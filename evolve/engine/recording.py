@@ -1,0 +1,149 @@
+"""Recording: what happens once a candidate's fate is known.
+
+Settling (score the result, add it to the database, write its records and
+events), the run's counters, proposer feedback, and committing segments and
+the checkpoint on a cadence. Scheduling decides what runs; this decides what
+is written, and nothing here awaits: every call runs on the event-loop thread,
+so neither the database nor the store needs locks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+from evolve.config import ObjectiveSpec
+from evolve.database import PopulationDatabase
+from evolve.engine.scoring import as_duplicate, scored_program
+from evolve.engine.state import Pending, Progress, Rejection
+from evolve.mutation import Proposer
+from evolve.records import EventKind, Program
+from evolve.store import RunStore
+from sandboxes.job import EvalResult
+
+__all__ = ["RunRecorder"]
+
+
+class RunRecorder:
+    """Writes every settled candidate to the database and the store, and commits.
+
+    ``unsettled`` gives the checkpoint's list of iterations sampled but not yet
+    settled (the scheduler owns them), so a resume redoes exactly those.
+    """
+
+    def __init__(
+        self,
+        store: RunStore,
+        database: PopulationDatabase,
+        proposer: Proposer,
+        objective: ObjectiveSpec,
+        progress: Progress,
+        unsettled: Callable[[], list[dict[str, Any]]],
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.database = database
+        self.proposer = proposer
+        self.objective = objective
+        self.progress = progress
+        self.on_progress = on_progress
+        self._unsettled = unsettled
+        self._uncommitted = 0
+        self._last_commit = time.monotonic()
+        # Until a run sets its cadence (the seed's evaluation), commit every record.
+        self._commit_every = 1
+        self._commit_interval_s = 0.0
+
+    def set_cadence(self, every: int, interval_s: float) -> None:
+        """Commit after ``every`` records or ``interval_s`` seconds, whichever first."""
+        self._commit_every, self._commit_interval_s = every, interval_s
+
+    # -- settling -----------------------------------------------------------------
+
+    def evaluated(self, candidate: Program, result: EvalResult) -> Program:
+        """Score ``candidate`` from ``result`` and record it everywhere."""
+        program = scored_program(candidate, result, self.objective)
+        for event in self.database.add(program):
+            self.store.append_event(event.KIND, program.iteration, dataclasses.asdict(event))
+        self.store.append_program(program)
+        self.store.append_evaluation(program, result.peak_memory_mb, result.stage_reached)
+        progress = self.progress
+        progress.evaluations += 1
+        progress.evaluations_this_run += program.edit_kind != "seed"
+        progress.statuses[str(program.status)] += 1
+        best = self.database.best()
+        progress.best_score = None if best is None else best.score
+        self._written()
+        if self.on_progress is not None:
+            self.on_progress(progress)
+        return program
+
+    def child(self, pending: Pending, result: EvalResult) -> Program:
+        """A child's evaluation came back: record it and tell the proposer how it did."""
+        program = self.evaluated(pending.child, result)
+        self.proposer.feedback(pending.proposal, pending.parent_fitness, program.fitness)
+        return program
+
+    def duplicate(self, child: Program, original: Program) -> None:
+        """A known program proposed again: it reuses the original's result."""
+        self.store.append_program(as_duplicate(child, original))
+        self.progress.duplicates += 1
+        self._written()
+
+    def duplicate_in_flight(self, child: Program, original_id: str) -> None:
+        """A child whose code was being evaluated (steady schedule: no waiting for it)."""
+        self.progress.duplicates += 1
+        self.store.append_event(
+            EventKind.DUPLICATE_IN_FLIGHT,
+            child.iteration,
+            {"program_id": child.id, "of": original_id},
+        )
+
+    def rejected(self, rejection: Rejection) -> None:
+        """A proposal that gave no child: recorded with its reason, never dropped."""
+        self.progress.rejected_edits += 1
+        payload = {
+            "parent_id": rejection.parent.id,
+            "kind": rejection.kind,
+            "reason": rejection.reason,
+        }
+        proposal = rejection.proposal
+        if proposal is not None:
+            payload.update(model=proposal.model, llm_call_id=proposal.llm_call_id)
+        self.store.append_event(EventKind.EDIT_REJECTED, rejection.iteration, payload)
+        if proposal is not None:
+            self.proposer.feedback(proposal, rejection.parent.fitness, None)
+
+    def stopped(self) -> None:
+        """The run stops: its counters, as an event."""
+        self.store.append_event(
+            EventKind.STOP, self.progress.next_iteration, self.progress.to_state()
+        )
+
+    # -- committing -----------------------------------------------------------------
+
+    def commit(self) -> None:
+        """Write pending records and the checkpoint (atomic)."""
+        for call in self.proposer.drain_calls():
+            self.store.append_llm_call(call.to_dict())
+            self.progress.llm_calls += 1
+            self.progress.llm_tokens += call.prompt_tokens + call.completion_tokens
+            self.progress.cost_usd += call.cost_usd
+        self.store.commit(
+            {
+                "database": self.database.snapshot(),
+                "controller": self.progress.to_state(),
+                "proposer": self.proposer.snapshot(),
+                "unsettled": self._unsettled(),
+            }
+        )
+        self._uncommitted = 0
+        self._last_commit = time.monotonic()
+
+    def _written(self) -> None:
+        self._uncommitted += 1
+        due = time.monotonic() - self._last_commit >= self._commit_interval_s
+        if self._uncommitted >= self._commit_every or due:
+            self.commit()
