@@ -1,6 +1,6 @@
 # Two commands on a fresh machine (Debian, Python 3.11):
 #   make run    offline evolution of a shipped problem (no cluster, no API key)
-#   make test   install what the tests need, lint, then run the test suite
+#   make test   install what the tests need, lint, type-check, then run the test suite
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,7 +9,7 @@ PROBLEM ?= problems/function_minimization
 ITERATIONS ?= 400
 RUN_DIR ?= runs/$(notdir $(PROBLEM))-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: run test lint venv clean engine image host-deps
+.PHONY: run test lint typecheck venv clean engine image host-deps
 
 venv: $(VENV)/.installed
 
@@ -30,6 +30,10 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# mypy --strict on evolve/, sandboxes/, evaluators/ (settings in pyproject.toml).
+typecheck: venv
+	$(BIN)/mypy
+
 # What the tests need from the host: a Docker daemon (installed from Debian's
 # docker.io and started when none answers; fails loudly otherwise), Debian's
 # chromium for the HTML report's browser test, and the sandbox image (built
@@ -45,7 +49,7 @@ host-deps: engine
 image: venv engine
 	$(BIN)/evolve sandbox build
 
-test: venv lint host-deps image
+test: venv lint typecheck host-deps image
 	$(BIN)/python -m pytest -q
 
 clean:

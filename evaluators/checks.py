@@ -69,7 +69,7 @@ def require_finite_array(
         value = value.tolist()
     if not isinstance(value, list | tuple):
         raise InvalidCandidate(f"{name} must be a list or an array, got {type(value).__name__}")
-    result = _finite_nested(value, name, [max_items])
+    result: list[Any] = _finite_nested(value, name, [max_items])
     if shape is not None:
         _check_shape(result, shape, name)
     return result

@@ -196,7 +196,7 @@ def serve(spec: dict[str, Any], result_fd: int) -> int:
     sys.dont_write_bytecode = True
     sys.argv = [str(spec.get("program", ""))]
     if not hasattr(builtins, "exit"):  # started with -S: give candidates the usual exit()
-        builtins.exit = builtins.quit = sys.exit  # type: ignore[attr-defined]
+        builtins.exit = builtins.quit = sys.exit  # type: ignore[assignment]
     try:
         result = evaluate_spec(spec)
     except MemoryError:

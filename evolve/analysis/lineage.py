@@ -39,7 +39,7 @@ def first_parents(programs: pa.Table) -> list[str | None]:
     return [flat[s] if n else None for s, n in zip(starts.tolist(), lengths.tolist(), strict=True)]
 
 
-def build_lineage(programs: pa.Table) -> nx.DiGraph:
+def build_lineage(programs: pa.Table) -> nx.DiGraph[str]:
     """Every program as a node; an edge from each parent to its child.
 
     Edges carry ``primary`` (True for the parent the child was mutated from,
@@ -50,7 +50,7 @@ def build_lineage(programs: pa.Table) -> nx.DiGraph:
     ids = programs.column("id").to_pylist()
     columns = [programs.column(name).to_pylist() for name in NODE_ATTRS]
     metrics = [json.loads(text) if text else {} for text in programs.column("metrics").to_pylist()]
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(
         (pid, {**dict(zip(NODE_ATTRS, values, strict=True)), "metrics": m})
         for pid, m, *values in zip(ids, metrics, *columns, strict=True)

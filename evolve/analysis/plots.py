@@ -43,7 +43,7 @@ class RunView(Protocol):
     def island_summary(self) -> pd.DataFrame: ...
 
 
-def _figure(ncols: int = 1, width: float = 7.0):
+def _figure(ncols: int = 1, width: float = 7.0) -> tuple[Figure, Any]:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, 4.2), squeeze=False)
@@ -92,7 +92,9 @@ def plot_lineage(run: RunView, max_nodes: int = 5000) -> Figure:
     ids, pos, sampled = lineage_layout(run, max_nodes)
     shown = set(ids)
     parents = {i: run.parent(i) for i in ids}
-    segments = [(pos[parents[i]], pos[i]) for i in ids if parents[i] in shown]
+    segments = [
+        (pos[parent], pos[i]) for i in ids if (parent := parents[i]) is not None and parent in shown
+    ]
     path = run.path_to_best()
     fig, axes = _figure(width=9.0)
     ax = axes[0]

@@ -42,7 +42,8 @@ def _expand_metrics(frame: pd.DataFrame, metrics: list[str | None]) -> pd.DataFr
         return frame
     table = table.apply(pd.to_numeric, errors="coerce")
     table.columns = [f"metric.{name}" for name in table.columns]
-    return pd.concat([frame, table], axis=1)
+    expanded: pd.DataFrame = pd.concat([frame, table], axis=1)
+    return expanded
 
 
 class Run:
@@ -101,12 +102,13 @@ class Run:
     @cached_property
     def llm_calls(self) -> pd.DataFrame:
         """One row per LLM call: model, tokens, cost_usd, latency_s, retries, error."""
-        return self._fresh(lambda store: store.read_table("llm_calls")).to_pandas()
+        calls: pd.DataFrame = self._fresh(lambda store: store.read_table("llm_calls")).to_pandas()
+        return calls
 
     @cached_property
     def events(self) -> pd.DataFrame:
         """Migrations, rejected edits, resets and stops, with parsed payloads."""
-        frame = self._fresh(lambda store: store.read_table("events")).to_pandas()
+        frame: pd.DataFrame = self._fresh(lambda store: store.read_table("events")).to_pandas()
         frame["payload"] = [json.loads(p) if p else {} for p in frame["payload"]]
         return frame
 
@@ -184,7 +186,7 @@ class Run:
 
     # -- the lineage graph ------------------------------------------------------------
 
-    def lineage(self) -> nx.DiGraph:
+    def lineage(self) -> nx.DiGraph[str]:
         """Every program as a node (also those the database evicted), an edge from
         each parent to its child. Node attributes: score, status, island,
         generation, iteration, model, edit_kind, metrics (dict); edge
@@ -242,7 +244,7 @@ class Run:
 
     def status_counts(self) -> dict[str, int]:
         """Programs per status (ok, invalid, timeout, oom, error)."""
-        return self.programs["status"].value_counts().to_dict()
+        return {str(k): int(v) for k, v in self.programs["status"].value_counts().items()}
 
     # -- pictures (matplotlib; each returns its Figure) -----------------------------------
 

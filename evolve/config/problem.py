@@ -149,7 +149,7 @@ def _stages(scorer_path: Path, evaluation: EvaluationSpec, strict: bool) -> tupl
     names = {
         node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     }
-    stage_names = []
+    stage_names: list[str] = []
     while f"evaluate_stage{len(stage_names) + 1}" in names:
         stage_names.append(f"evaluate_stage{len(stage_names) + 1}")
     if evaluation.cascade and stage_names:

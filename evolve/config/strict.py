@@ -96,7 +96,7 @@ def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
                 raise ConfigError(f"{source}: key '{key}' has a non-string key {k!r}")
             out[k] = _convert(v, val_tp, f"{key}.{k}", source)
         return out
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
             raise ConfigError(f"{source}: key '{key}' must be a table, got {_describe(value)}")
         return from_mapping(tp, value, source, prefix=f"{key}.")

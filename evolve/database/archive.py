@@ -33,7 +33,8 @@ def cell_distances(cells: np.ndarray, cell: np.ndarray) -> np.ndarray:
     diff = np.abs(cells - cell).astype(np.float64)
     diff[unknown_rows != unknown] = _UNKNOWN_DISTANCE
     diff[unknown_rows & unknown] = 0.0
-    return diff.sum(axis=1)
+    distances: np.ndarray = diff.sum(axis=1)
+    return distances
 
 
 class Archive:

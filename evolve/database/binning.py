@@ -22,8 +22,9 @@ UNKNOWN_CELL = -(2**31)
 _LIMIT = 2**31 - 2
 
 
-def transform(value: float, scale: str) -> float:
-    """``value`` on the dimension's scale: itself, or sign(v) * log2(1 + |v|)."""
+def transform(value: float, scale: str | None) -> float:
+    """``value`` on the dimension's scale: itself (linear, or no scale given), or
+    sign(v) * log2(1 + |v|)."""
     if scale == "log":
         return math.copysign(math.log2(1.0 + abs(value)), value)
     return value
@@ -34,12 +35,14 @@ def cell_coordinate(value: float, dim: FeatureDimension) -> int:
     if not math.isfinite(value):
         return UNKNOWN_CELL
     t = transform(value, dim.scale)
-    if dim.bins is not None:
-        lo = transform(dim.min, dim.scale)  # type: ignore[arg-type]
-        hi = transform(dim.max, dim.scale)  # type: ignore[arg-type]
+    # FeatureDimension guarantees a fixed range (min, max, bins) or a width.
+    if dim.bins is not None and dim.min is not None and dim.max is not None:
+        lo = transform(dim.min, dim.scale)
+        hi = transform(dim.max, dim.scale)
         index = math.floor((t - lo) / (hi - lo) * dim.bins)
         return min(max(index, 0), dim.bins - 1)
-    index = math.floor(t / dim.width)  # type: ignore[operator]
+    assert dim.width is not None
+    index = math.floor(t / dim.width)
     return min(max(index, -_LIMIT), _LIMIT)
 
 

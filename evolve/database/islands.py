@@ -117,7 +117,7 @@ class Island:
         """The member at ``rank`` (0 is the best)."""
         if self._fronts_of is not None and rank < self.num_valid:
             return int(self._pareto_order()[0][rank])
-        return self._ranked[rank][-1]
+        return int(self._ranked[rank][-1])
 
     def top(self, count: int) -> np.ndarray:
         """The best ``count`` members of the pool (fewer if it is smaller), best first."""

@@ -42,7 +42,9 @@ FAILURE_ORDER = {
 SortKey = tuple[float | int, ...]
 
 
-def oriented_objectives(metrics: Mapping[str, object], objectives: Sequence[Objective]) -> list:
+def oriented_objectives(
+    metrics: Mapping[str, object], objectives: Sequence[Objective]
+) -> list[float]:
     """Each objective's metric, negated when minimised (higher is better); NaN if unusable."""
     values = feature_values("", metrics, [o.metric for o in objectives])
     return [v if o.direction == "maximize" else -v for v, o in zip(values, objectives, strict=True)]
@@ -55,6 +57,7 @@ def rank_class(program: Program, objective_values: Sequence[float]) -> int:
     with the scorer's rejections: it cannot be compared, but is closest to working.
     """
     if program.fitness is None:
+        assert program.status is not None, "only scored programs are ranked"
         return 1 + FAILURE_ORDER.get(program.status, len(FAILURE_ORDER))
     if any(math.isnan(v) for v in objective_values):
         return 1 + FAILURE_ORDER[Status.INVALID]

@@ -45,7 +45,9 @@ class IslandPool:
             return -np.arange(min(count, island.pool_size), dtype=np.float64)
         if self._order == "pareto":
             return -island.fronts(count).astype(np.float64)
-        return self._table.fitness[island.top(count)]
+        fitness: np.ndarray = self._table.fitness[island.top(count)]
+        return fitness
 
     def children(self, indices: np.ndarray) -> np.ndarray:
-        return self._table.children[indices].astype(np.float64)
+        counts: np.ndarray = self._table.children[indices].astype(np.float64)
+        return counts

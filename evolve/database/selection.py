@@ -83,7 +83,7 @@ def expected_rank_share(num_candidates: int, exponent: float, rank: int) -> floa
     def cdf(x: float) -> float:
         if abs(b) < 1e-9:
             return math.log(x) / math.log(top)
-        return (x**b - 1.0) / (top**b - 1.0)
+        return float((x**b - 1.0) / (top**b - 1.0))
 
     if rank == num_candidates - 1:
         return 1.0 - cdf(rank + 1.0)

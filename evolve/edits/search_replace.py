@@ -260,6 +260,14 @@ def _find(lines: list[str], search: list[str], block: int) -> tuple[int, tuple[s
 # -- applying ------------------------------------------------------------------
 
 
+def _equal(a: str, b: str) -> bool:
+    return a == b
+
+
+def _equal_but_trailing_space(a: str, b: str) -> bool:
+    return a.rstrip() == b.rstrip()
+
+
 def apply_search_replace(parent_code: str, blocks: Sequence[SearchReplace]) -> str:
     """The child program, or ``EditError``; ``parent_code`` is never half-edited."""
     if not blocks:
@@ -279,7 +287,7 @@ def apply_search_replace(parent_code: str, blocks: Sequence[SearchReplace]) -> s
             )
         start, indents = _find(lines, search, number)
         new = _text_lines(block.replace)
-        same = (lambda a, b: a == b) if indents is None else (lambda a, b: a.rstrip() == b.rstrip())
+        same = _equal if indents is None else _equal_but_trailing_space
         if indents is not None:
             shifted = _reindent(new, *indents)
             if shifted is None:

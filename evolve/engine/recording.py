@@ -104,7 +104,7 @@ class RunRecorder:
     def rejected(self, rejection: Rejection) -> None:
         """A proposal that gave no child: recorded with its reason, never dropped."""
         self.progress.rejected_edits += 1
-        payload = {
+        payload: dict[str, str | None] = {
             "parent_id": rejection.parent.id,
             "kind": rejection.kind,
             "reason": rejection.reason,

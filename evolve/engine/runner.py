@@ -132,7 +132,6 @@ def resume_run(
     proposer = build_proposer(options.mutation, problem, store.root)
     preflight(options.mutation)
     proposer.restore(checkpoint.get("proposer", {}))
-    executor = _executor_for(problem, options, limits, store.root)
     return _drive(
         problem,
         store,
@@ -142,7 +141,7 @@ def resume_run(
         limits,
         progress,
         on_progress,
-        executor,
+        _executor_for(problem, options, limits, store.root),
         unsettled=checkpoint.get("unsettled", []),
     )
 
@@ -240,8 +239,10 @@ async def _evolve(controller: Controller, limits: RunLimits, fresh: bool) -> Pro
             loop.remove_signal_handler(sig)
 
 
-def _install_handlers(loop: asyncio.AbstractEventLoop, handler: Callable[[], Any]) -> list[int]:
-    installed = []
+def _install_handlers(
+    loop: asyncio.AbstractEventLoop, handler: Callable[[], Any]
+) -> list[signal.Signals]:
+    installed: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, handler)

@@ -81,7 +81,7 @@ def resolve_llm_config(
             base_url=base_url,
             api_key_env="OPENAI_API_KEY" if api_key_env is None else api_key_env,
         )
-        config = LLMConfig(models=[spec])
+        config = LLMConfig(models=(spec,))
     overrides: dict[str, Any] = {}
     if budget_usd is not None:
         overrides["budget_usd"] = budget_usd

@@ -180,7 +180,8 @@ class RunStore:
 
     @property
     def settings(self) -> dict[str, Any]:
-        return json.loads((self.root / "run.json").read_text())
+        settings: dict[str, Any] = json.loads((self.root / "run.json").read_text())
+        return settings
 
     @property
     def problem_dir(self) -> Path:
@@ -278,12 +279,13 @@ class RunStore:
         if not path.is_file():
             return None
         try:
-            return json.loads(path.read_text())
+            checkpoint: dict[str, Any] = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise StoreError(
                 f"{path}: unreadable checkpoint ({exc}); it is only ever replaced "
                 "atomically, so the storage lost data: restore the run from a backup"
             ) from exc
+        return checkpoint
 
     def _read_files(self, table: str, columns: list[str] | None = None) -> list[pa.Table]:
         """Every committed file of ``table``. A reader racing a live run's merge
@@ -342,7 +344,7 @@ class RunStore:
         }
 
     def load_events(self) -> list[dict[str, Any]]:
-        rows = self.read_table("events").to_pylist()
+        rows: list[dict[str, Any]] = self.read_table("events").to_pylist()
         for row in rows:
             row["payload"] = json.loads(row["payload"])
         return rows

@@ -184,8 +184,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         except Exception as exc:  # a bug here must still answer like a server
             _log.exception("mutator server: error answering %s", self.path)
             self.app.count("internal_error")
-            err = RequestError(500, f"internal error: {exc}", type="server_error")
-            self._send_json(500, error_body(err))
+            internal = RequestError(500, f"internal error: {exc}", type="server_error")
+            self._send_json(500, error_body(internal))
 
     def _read_body(self) -> bytes:
         length = self.headers.get("Content-Length")

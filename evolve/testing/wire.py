@@ -241,7 +241,7 @@ def stream_chunks(
     content deltas of up to 64 characters, and a finish delta; then a usage
     chunk if asked for. No replies gives one chunk with empty choices."""
 
-    def chunk(choices: list[dict[str, Any]], usage: Sequence[str] | None = None) -> dict:
+    def chunk(choices: list[dict[str, Any]], usage: Sequence[str] | None = None) -> dict[str, Any]:
         return chunk_body(
             request, completion_id=completion_id, created=created, choices=choices, usage=usage
         )

@@ -56,7 +56,7 @@ def debian_mirror() -> str:
         for url in re.findall(r"https?://\S+", text):
             # Debian's main archive, not debian-security nor a third-party repo.
             if url.rstrip("/").endswith("/debian"):
-                return url.rstrip("/")
+                return str(url).rstrip("/")
     return _DEFAULT_MIRROR
 
 

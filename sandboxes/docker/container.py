@@ -69,7 +69,9 @@ class ContainerSettings:
         )
 
 
-def run_kwargs(settings: ContainerSettings, labels: dict[str, str], host_dir: Path) -> dict:
+def run_kwargs(
+    settings: ContainerSettings, labels: dict[str, str], host_dir: Path
+) -> dict[str, Any]:
     """Keyword arguments for ``client.containers.run``: the hardened container."""
     from docker.types import LogConfig, Mount, Ulimit
 
@@ -231,7 +233,7 @@ class WarmContainer:
     def alive(self) -> bool:
         with contextlib.suppress(Exception):
             self._container.reload()
-            return self._container.status == "running"
+            return bool(self._container.status == "running")
         return False
 
     def destroy(self) -> None:

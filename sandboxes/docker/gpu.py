@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["GpuError", "assigned_gpu_ids", "device_requests"]
 
@@ -39,7 +40,7 @@ def assigned_gpu_ids(count: int, given: Sequence[str | int] | None = None) -> li
     return ids[:count]
 
 
-def device_requests(ids: Sequence[str]) -> list:
+def device_requests(ids: Sequence[str]) -> list[Any]:
     """``DeviceRequest`` list for ``docker run --gpus '"device=ids"'`` (empty: no GPU)."""
     if not ids:
         return []

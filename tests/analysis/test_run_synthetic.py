@@ -3,6 +3,8 @@ an empty run, and clear errors for unknown ids."""
 
 from __future__ import annotations
 
+import json
+import re
 from itertools import pairwise
 from pathlib import Path
 
@@ -12,6 +14,8 @@ import numpy as np
 import pytest
 
 import evolve
+from evolve.analysis.report import build_report
+from evolve.analysis.summary import run_summary
 from evolve.store import RunStore
 from tests.analysis.synthetic import synthetic_run
 from tests.problem_factory import write_problem
@@ -106,3 +110,32 @@ def test_a_live_run_that_merges_its_segments_after_open_still_reads(tmp_path: Pa
     assert opened.code("late3") == "x = 3\n"
     assert loaded.code("p000004").startswith("def value")  # its files moved: read again
     assert len(loaded.programs) == 20  # a table once read stays as it was
+
+
+def test_the_direction_comes_from_run_json_for_show_run_and_the_report(tmp_path: Path) -> None:
+    # run.json records the direction once; the problem copy no longer matters.
+    run_dir = synthetic_run(tmp_path, 30, minimize=True)
+    assert json.loads((run_dir / "run.json").read_text())["objective"] == {
+        "metric": "score",
+        "direction": "minimize",
+    }
+    (run_dir / "problem" / "problem.toml").write_text('name = "tiny"\n')  # says maximize now
+    run = evolve.Run.open(run_dir)
+    assert run.maximize is False
+    summary = run_summary(run_dir)
+    assert summary["direction"] == "minimize"
+    assert summary["best_score"] == run.programs["score"].min()
+    page = build_report(run)
+    match = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page)
+    assert match is not None and json.loads(match.group(1))["maximize"] is False
+
+
+def test_a_run_from_before_run_json_named_the_direction_reads_its_problem_copy(
+    tmp_path: Path,
+) -> None:
+    run_dir = synthetic_run(tmp_path, 10, minimize=True)
+    settings = json.loads((run_dir / "run.json").read_text())
+    del settings["objective"]
+    (run_dir / "run.json").write_text(json.dumps(settings))
+    assert evolve.Run.open(run_dir).maximize is False
+    assert run_summary(run_dir)["direction"] == "minimize"

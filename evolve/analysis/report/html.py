@@ -93,7 +93,7 @@ def _number(value: Any, spec: str = ".6g") -> str:
 def summary_tables(islands: pd.DataFrame, statuses: dict[str, int], costs: pd.DataFrame) -> str:
     """Island, status and LLM cost tables with their headings."""
     island_rows = [
-        [int(i), int(r["programs"]), _number(r["best"]), _number(r["median"])]
+        [int(str(i)), int(r["programs"]), _number(r["best"]), _number(r["median"])]
         for i, r in islands.iterrows()
     ]
     status_rows = sorted(statuses.items())

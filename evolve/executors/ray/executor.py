@@ -131,6 +131,9 @@ class RayExecutor:
         self._wake.set()
         return future
 
+    def _shutting_down(self) -> bool:
+        return self._closed  # set by shutdown() on another thread
+
     def _wait_loop(self) -> None:
         import ray
 
@@ -143,8 +146,8 @@ class RayExecutor:
                 continue
             try:
                 ready, _ = ray.wait(refs, num_returns=1, timeout=0.05, fetch_local=True)
-            except Exception:  # Ray is shutting down
-                if self._closed:
+            except Exception:  # Ray is shutting down, or broke under us
+                if self._shutting_down():
                     return
                 raise
             for ref in ready:

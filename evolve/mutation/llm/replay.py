@@ -134,5 +134,4 @@ class ReplayClient:
             finish_reason=entry.get("finish_reason"),
             replayed=True,
         )
-        verdict = "fail" if call.error is not None else "ok"
-        return CallOutcome(call, str(entry["text"]), verdict)
+        return CallOutcome(call, str(entry["text"]), "fail" if call.error is not None else "ok")
