@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
+from sandboxes.docker.build_offline import OfflineBuildError, build_offline_base
+
 __all__ = [
     "DEFAULT_IMAGE",
     "BuildMode",
@@ -147,8 +149,6 @@ def _build_base(client: Any, mode: BuildMode) -> str:
             if mode == "registry":
                 raise ImageError(f"registry build of {tag} failed: {exc}") from exc
             log.warning("registry build failed (%s); building offline instead", exc)
-    from sandboxes.docker.build_offline import OfflineBuildError, build_offline_base
-
     repository, _, version = tag.partition(":")
     try:
         build_offline_base(client, repository, version, HERE / "requirements.txt")

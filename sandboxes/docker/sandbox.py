@@ -35,6 +35,7 @@ from sandboxes._uids import UidPool
 from sandboxes.docker import reaper
 from sandboxes.docker.container import ContainerError, ContainerSettings, WarmContainer
 from sandboxes.docker.gpu import assigned_gpu_ids
+from sandboxes.docker.image import docker_client, resolve_image
 from sandboxes.envelope import error_result, parse_envelope
 from sandboxes.job import EvalJob, EvalResult, Guarantees, Status
 
@@ -68,8 +69,6 @@ class DockerSandbox:
         client: Any = None,
         grace_s: float = _GRACE_S,
     ) -> None:
-        from sandboxes.docker.image import docker_client, resolve_image
-
         self._client = client or docker_client()
         reaper.reap_orphans(self._client)
         self.image = (
