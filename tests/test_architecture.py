@@ -4,6 +4,9 @@ grows into a god module, no two classes share a name.
 
 Every import counts, wherever it is written (module top, inside a function,
 under ``TYPE_CHECKING``): a function-local import cannot hide a cycle here.
+``from pkg import sub`` where ``sub`` is a module is an arrow to ``pkg.sub``
+only (for a module inside ``pkg``, ``pkg/__init__.py`` has already run); any
+other name imported from ``pkg`` is an arrow to ``pkg/__init__.py``.
 """
 
 from __future__ import annotations
