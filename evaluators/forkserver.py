@@ -62,8 +62,9 @@ def _serve_one(message: bytes, reply: int, run: JobRunner) -> None:
 
 def serve(control: socket.socket, run: JobRunner = run_spec) -> None:
     """Serve jobs from ``control`` until it closes: one forked child per job."""
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # job supervisors are reaped by the kernel
     _linux.load()
+    supervisor.warm()
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # job supervisors are reaped by the kernel
     while True:
         try:
             message, fds, flags, _ = socket.recv_fds(control, _MAX_SPEC_BYTES, 1)

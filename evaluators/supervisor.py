@@ -44,7 +44,7 @@ import sys
 import time
 from typing import Any
 
-from evaluators import _fs, _linux, _procs, contract, envelope, harness
+from evaluators import _fs, _linux, _procs, _seccomp, contract, envelope, harness
 from evaluators.contract import Status
 
 __all__ = ["main", "probe", "run_job"]
@@ -76,6 +76,46 @@ def _user_tasks(uid: int) -> int:
     return count
 
 
+_seccomp_probe: tuple[bool, str] | None = None
+
+
+def warm() -> None:
+    """Work every job would repeat, done once by a fork server before it forks jobs."""
+    _seccomp_works()
+
+
+def _seccomp_works() -> tuple[bool, str]:
+    """Whether the harness's seccomp filter installs here: tried once in a throwaway
+    child, by the same code the harness runs, so the answer is not a guess."""
+    global _seccomp_probe
+    if _seccomp_probe is None:
+        _seccomp_probe = _try_seccomp()
+    return _seccomp_probe
+
+
+def _try_seccomp() -> tuple[bool, str]:
+    # An ignored SIGCHLD would reap the child before we can read its status.
+    with contextlib.suppress(ValueError):  # not the main thread: leave it as it is
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            _linux.set_no_new_privs()
+            _seccomp.install()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+        return True, ""
+    try:
+        _seccomp.syscall_numbers()
+    except OSError as exc:
+        return False, str(exc)
+    return False, "the kernel refused it"
+
+
 def _isolate(spec: dict[str, Any], uid: int | None) -> tuple[int | None, set[str], list[str]]:
     """Apply what this host allows; returns the uid to run as, features enforced, notes."""
     enforced: set[str] = set()
@@ -87,6 +127,11 @@ def _isolate(spec: dict[str, Any], uid: int | None) -> tuple[int | None, set[str
         enforced.add("tree")
     except OSError as exc:
         notes.append(f"no subreaper ({exc.strerror})")
+    filtered, why = _seccomp_works()
+    if filtered:
+        enforced.add("syscalls")
+    else:
+        notes.append(f"no syscall filter ({why})")
     if os.geteuid() != 0:
         return None, enforced, notes
     needed = [*spec.get("visible", []), *_fs.python_paths(spec.get("sys_path", []))]
@@ -125,8 +170,16 @@ def probe(spec: dict[str, Any]) -> dict[str, Any]:
     return {"root": os.geteuid() == 0, "enforced": sorted(enforced), "notes": notes}
 
 
-def _child(spec: dict[str, Any], uid: int | None, fds: tuple[int, int, int], nproc: int) -> None:
-    """In the forked harness process: limit, drop privileges, serve. Never returns."""
+def _child(
+    spec: dict[str, Any],
+    uid: int | None,
+    fds: tuple[int, int, int],
+    nproc: int,
+    filter_syscalls: bool,
+) -> None:
+    """In the forked harness process: limit, drop privileges, filter syscalls,
+    serve. Never returns. A filter that was probed to work and then fails to
+    install ends the job (the harness exits without a result): never fail open."""
     out_w, err_w, res_w = fds
     code = 70
     try:
@@ -157,6 +210,8 @@ def _child(spec: dict[str, Any], uid: int | None, fds: tuple[int, int, int], npr
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
         _linux.set_undumpable()  # the candidate (same uid) cannot open our result fd
+        if filter_syscalls:
+            _seccomp.install()
         os.chdir(spec["scratch_dir"])
         code = harness.serve(spec["harness"], res_w)
     except BaseException as exc:
@@ -281,7 +336,7 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:
-        _child(spec, uid, (out_w, err_w, res_w), nproc)
+        _child(spec, uid, (out_w, err_w, res_w), nproc, "syscalls" in enforced)
     for fd in (out_w, err_w, res_w):
         os.close(fd)
     cap = int(limits["resources"]["max_output_kb"]) * 1024

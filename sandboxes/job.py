@@ -118,6 +118,7 @@ class Guarantees:
     private_filesystem: bool  # private /tmp, /var/tmp, /dev/shm; job files read-only
     process_limit: bool  # RLIMIT_NPROC bounds the job's own processes
     tree_kill: bool  # no process of the job survives it (subreaper + sweep)
+    syscall_filter: bool  # seccomp denies keyrings, namespaces, ptrace, mounts, ... (Docker's list)
     rlimits: bool = True  # address space, CPU time, file size, open files
 
     def missing(self) -> list[str]:
@@ -128,6 +129,8 @@ class Guarantees:
             "private_filesystem": "the candidate can write wherever this user can (needs root)",
             "process_limit": "the process limit counts all of this user's processes (needs root)",
             "tree_kill": "a process that escapes the job's tree may outlive it (no subreaper)",
+            "syscall_filter": "the candidate can use keyrings, ptrace and namespaces "
+            "(no seccomp filter on this kernel or architecture)",
         }
         return [line for name, line in text.items() if not getattr(self, name)]
 

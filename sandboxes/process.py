@@ -113,6 +113,7 @@ class ProcessSandbox:
             private_filesystem="filesystem" in enforced,
             process_limit="processes" in enforced,
             tree_kill="tree" in enforced,
+            syscall_filter="syscalls" in enforced,
         )
 
     def _enforced(self) -> frozenset[str]:

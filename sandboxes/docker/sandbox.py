@@ -101,6 +101,7 @@ class DockerSandbox:
             private_filesystem=True,
             process_limit=True,
             tree_kill=True,
+            syscall_filter=True,
         )
 
     # -- the pool ---------------------------------------------------------------------
@@ -231,7 +232,7 @@ class DockerSandbox:
             "scratch_dir": scratch,
             "visible": ["/opt/evolve"],
             "uid": container.uid,
-            "require": ["processes", "uid"],
+            "require": ["processes", "uid", "syscalls"],
             "limits": asdict(limits),
             "env": env,
             "harness": {
