@@ -73,10 +73,11 @@ def write_parquet(table: pa.Table, path: Path, **options: Any) -> None:
     """A complete, fsynced file at ``path`` or nothing there. It is written in
     ``RUN/.tmp/`` and renamed into its table folder, so a folder only ever holds
     complete files: even readers that do not skip hidden files (polars reading
-    a folder) never meet a half-written one. The caller fsyncs the folder."""
+    a folder) never meet a half-written one. Every page carries a checksum, so
+    a byte changed later is reported on read. The caller fsyncs the folder."""
     tmp = path.parent.parent / TMP_DIR / f"{path.parent.name}.{path.name}"
     tmp.parent.mkdir(exist_ok=True)
-    pq.write_table(table, tmp, **options)
+    pq.write_table(table, tmp, write_page_checksum=True, **options)
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)

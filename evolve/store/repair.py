@@ -19,6 +19,14 @@ renamed before the checkpoint names them, so a missing or torn committed file
 means the storage lost data, or the directory was copied while the run wrote
 (copy ``checkpoint.json`` first, or stop the run). Resuming then would give a
 database naming programs that are not on disk, so it stops with the file named.
+
+And everything the checkpoint names must be what was written: each committed
+file is read in full with its page checksums verified, and every program text
+must hash to its ``code_hash`` (``evolve.store.integrity``). A resumed run
+breeds from these texts and appends to these tables, so damage found later
+would be mixed with new records; found now, it stops the resume with the file
+named and nothing written. (This reads the run once: about half a second per
+100k programs.)
 """
 
 from __future__ import annotations
@@ -29,7 +37,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from evolve.errors import StoreError
+from evolve.records import code_hash
 from evolve.store.files import compact_name, number_of, part_name, range_of
+from evolve.store.integrity import check_code, read_parquet
 from evolve.store.manifest import Manifest
 
 __all__ = ["repair"]
@@ -90,3 +100,30 @@ def repair(root: Path, manifest: Manifest) -> None:
             "directory was copied while a run wrote to it: restore it from a backup "
             "(or copy a stopped run)"
         ) from exc
+    _verify(root, manifest)
+
+
+def _verify(root: Path, manifest: Manifest) -> None:
+    """Every committed file decodes with its page checksums, every stored text
+    hashes to its key (``StoreError`` naming the file otherwise)."""
+    for table in (t for t in manifest.tables if (root / t).is_dir()):
+        for path in manifest.paths(root, table):
+            part = read_parquet(path)
+            if table != "code":
+                continue
+            keys = part.column("code_hash").to_pylist()
+            for key, code in zip(keys, part.column("code").to_pylist(), strict=True):
+                if code_hash(code) != key:
+                    check_code(path, key, code, _program_with(root, manifest, key))
+
+
+def _program_with(root: Path, manifest: Manifest, key: str) -> str:
+    """The id of a program whose code is ``key`` (for the error message)."""
+    for path in manifest.paths(root, "programs"):
+        part = read_parquet(path, columns=["id", "code_hash"])
+        for program_id, program_key in zip(
+            part.column("id").to_pylist(), part.column("code_hash").to_pylist(), strict=True
+        ):
+            if program_key == key:
+                return str(program_id)
+    return f"(none: no program names code {key})"

@@ -33,6 +33,11 @@ Public reading API (stable; the notebook, report and export build on it):
 Added with schema 2: ``refresh()`` (a reader opened on a live run re-reads the
 manifest; ``read_table`` does so by itself when a merge removed a file it
 knew) and ``append_evaluation``.
+
+Every read verifies the Parquet page checksums, and every ``Program`` read back
+(``get_program``, ``load_programs``) has its text hashed again against its
+``code_hash`` (``evolve.store.integrity``): a damaged or edited run directory
+raises ``StoreError`` naming the file, never reads as valid records.
 """
 
 from __future__ import annotations
@@ -46,7 +51,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from evolve.errors import StoreError
 from evolve.records import Program
@@ -58,6 +62,7 @@ from evolve.store.files import (
     write_atomic,
     write_parquet,
 )
+from evolve.store.integrity import check_code, damaged, read_parquet
 from evolve.store.lookup import ROW_GROUP, ProgramLookup
 from evolve.store.manifest import Manifest
 from evolve.store.repair import repair as repair_run_dir
@@ -266,7 +271,9 @@ class RunStore:
             return False
         loose = self._loose(table)
         first, last = number_of(loose[0]), number_of(loose[-1])
-        merged = pa.concat_tables([pq.read_table(p, schema=SCHEMAS[table]) for p in loose])
+        # Verified as they are read: a damaged part must not be rewritten with
+        # fresh checksums, which would make the damage undetectable.
+        merged = pa.concat_tables([read_parquet(p, schema=SCHEMAS[table]) for p in loose])
         path = self.root / table / compact_name(first, last)
         write_parquet(merged, path, row_group_size=ROW_GROUP)
         self.manifest.add_compacted(table, first, last)
@@ -287,16 +294,19 @@ class RunStore:
             ) from exc
         return checkpoint
 
-    def _read_files(self, table: str, columns: list[str] | None = None) -> list[pa.Table]:
-        """Every committed file of ``table``. A reader racing a live run's merge
-        (it deletes the parts it merged) re-reads the manifest and tries again."""
+    def _read_files(
+        self, table: str, columns: list[str] | None = None
+    ) -> list[tuple[Path, pa.Table]]:
+        """Every committed file of ``table`` and its rows, page checksums verified.
+        A reader racing a live run's merge (it deletes the parts it merged)
+        re-reads the manifest and tries again."""
         schema = SCHEMAS[table]
         if columns is not None:
             schema = pa.schema([schema.field(c) for c in columns])
         for attempt in range(READ_RETRIES + 1):
             try:
                 return [
-                    pq.read_table(p, schema=schema, columns=columns)
+                    (p, read_parquet(p, schema=schema, columns=columns))
                     for p in self.manifest.paths(self.root, table)
                 ]
             except FileNotFoundError:
@@ -306,12 +316,14 @@ class RunStore:
         raise AssertionError("unreachable")
 
     def _read_column(self, table: str, column: str) -> list[Any]:
-        return [v for part in self._read_files(table, [column]) for v in part.column(0).to_pylist()]
+        return [
+            v for _, part in self._read_files(table, [column]) for v in part.column(0).to_pylist()
+        ]
 
     def read_table(self, table: str, columns: list[str] | None = None) -> pa.Table:
         """All committed rows of ``table`` (readable while the run is live);
         ``columns`` reads only those (e.g. ``["id", "parent_ids"]`` for a lineage)."""
-        parts = self._read_files(table, columns)
+        parts = [part for _, part in self._read_files(table, columns)]
         if not parts:
             schema = SCHEMAS[table]
             return (
@@ -332,16 +344,29 @@ class RunStore:
 
     def read_segment(self, table: str, path: Path) -> pa.Table:
         """One file of ``table`` (a loose part or a merged range)."""
-        return pq.read_table(path, schema=SCHEMAS[table])
+        return read_parquet(path, schema=SCHEMAS[table])
 
     def load_programs(self) -> dict[str, Program]:
         """Every committed program, in the order it was recorded (for analysis;
         a run itself reads programs one at a time with ``get_program``)."""
-        codes = {row["code_hash"]: row["code"] for row in self.read_table("code").to_pylist()}
-        return {
-            row["id"]: row_program(row, codes[row["code_hash"]])
-            for row in self.read_table("programs").to_pylist()
-        }
+        codes: dict[str, tuple[Path, str]] = {}
+        for path, part in self._read_files("code"):
+            codes.update((row["code_hash"], (path, row["code"])) for row in part.to_pylist())
+        programs: dict[str, Program] = {}
+        verified: set[str] = set()  # each text once, however many programs share it
+        for path, part in self._read_files("programs"):
+            for row in part.to_pylist():
+                key = row["code_hash"]
+                if key not in codes:
+                    raise damaged(
+                        path, f"program {row['id']} names code {key} the code table lacks"
+                    )
+                code_path, code = codes[key]
+                if key not in verified:
+                    check_code(code_path, key, code, row["id"])
+                    verified.add(key)
+                programs[row["id"]] = row_program(row, code)
+        return programs
 
     def load_events(self) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = self.read_table("events").to_pylist()
