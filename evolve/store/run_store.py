@@ -63,6 +63,7 @@ from evolve.store.files import (
     write_parquet,
 )
 from evolve.store.integrity import check_code, damaged, read_parquet
+from evolve.store.json_files import CHECKPOINT_FIX, RUN_JSON_FIX, read_object
 from evolve.store.lookup import ROW_GROUP, ProgramLookup
 from evolve.store.manifest import Manifest
 from evolve.store.repair import repair as repair_run_dir
@@ -185,8 +186,9 @@ class RunStore:
 
     @property
     def settings(self) -> dict[str, Any]:
-        settings: dict[str, Any] = json.loads((self.root / "run.json").read_text())
-        return settings
+        """run.json. A key it lacks raises ``StoreError`` naming the file, the key
+        and the fix (``evolve.store.json_files``); ``.get`` reads optional ones."""
+        return read_object(self.root / "run.json", RUN_JSON_FIX)
 
     @property
     def problem_dir(self) -> Path:
@@ -199,7 +201,13 @@ class RunStore:
         Runs made before run.json carried it read the [objective] table of
         their problem copy, which is where the direction was then taken from."""
         objective = self.settings.get("objective") or _objective_of(self.problem_dir)
-        return bool(objective["direction"] == "maximize")
+        direction = objective["direction"]
+        if direction not in ("maximize", "minimize"):
+            raise StoreError(
+                f"{self.root / 'run.json'}: objective.direction is {direction!r}, not "
+                f"'maximize' or 'minimize'; {RUN_JSON_FIX}"
+            )
+        return bool(direction == "maximize")
 
     # -- writing --------------------------------------------------------------
 
@@ -285,14 +293,9 @@ class RunStore:
         path = self.root / "checkpoint.json"
         if not path.is_file():
             return None
-        try:
-            checkpoint: dict[str, Any] = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise StoreError(
-                f"{path}: unreadable checkpoint ({exc}); it is only ever replaced "
-                "atomically, so the storage lost data: restore the run from a backup"
-            ) from exc
-        return checkpoint
+        # Top level only: a missing "database" or "controller" names the file;
+        # the database state inside is checked by the database's own restore.
+        return read_object(path, CHECKPOINT_FIX, nested=False)
 
     def _read_files(
         self, table: str, columns: list[str] | None = None
