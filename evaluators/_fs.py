@@ -9,6 +9,13 @@ Every other mount is then remounted read-only (``/proc``, ``/sys`` and
 ``/dev`` aside), so no world-writable host directory (``/run/lock``...) stays
 writable either.
 
+Nor readable, where it holds host data rather than the system: every top-level
+directory but the system's (``/usr``, ``/etc``, ``/lib*``, ``/bin``...) is
+covered with an empty tmpfs (``/home``, ``/root``, ``/srv``, ``/opt``, ``/var``,
+``/run``, a checkout under ``/work``...), so a candidate cannot read a problem's
+files, a run directory or anything else of the host's; only the subtrees a job
+needs are bound back (read-only) through the covers.
+
 Second goal: the interpreter stays reachable. Python may live under a
 directory the job's uid cannot traverse (pyenv under a 0700 ``/root``). Such a
 directory is covered with a tmpfs too and only the needed subtrees (prefix,
@@ -25,9 +32,27 @@ import sys
 
 from evaluators import _linux
 
-__all__ = ["isolate", "python_paths", "unreachable"]
+__all__ = ["host_data_roots", "isolate", "python_paths", "unreachable"]
 
 TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+# Top-level directories of the system itself, left visible (read-only); every
+# other one holds host data and is covered. /nix and /gnu are stores of the
+# system's own files on the distributions that use them.
+SYSTEM_DIRS = frozenset(
+    {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "proc", "sys", "dev"}
+    | {"nix", "gnu"}
+)
+
+
+def host_data_roots() -> list[str]:
+    """The top-level directories that hold host data (see the module docstring)."""
+    roots = []
+    for name in sorted(os.listdir("/")):
+        path = "/" + name
+        if name in SYSTEM_DIRS or os.path.islink(path) or not os.path.isdir(path):
+            continue
+        roots.append(path)
+    return roots
 
 
 def _within(path: str, root: str) -> bool:
@@ -106,8 +131,13 @@ def _bind_readonly(fd: int, target: str) -> None:
     _linux.mount("none", target, None, flags, None)
 
 
-def isolate(job_dir: str, scratch_dir: str, needed: list[str], uid: int, tmpfs_mb: int) -> None:
+def isolate(
+    job_dir: str, scratch_dir: str, needed: list[str], uid: int, gid: int, tmpfs_mb: int
+) -> None:
     """Remount the view described in the module docstring; raises OSError on failure.
+
+    The scratch tmpfs belongs to ``uid`` (the scorer's) with group ``gid`` (the
+    candidate's), mode 0770, so both can write there and nobody else can.
 
     The caller must already be in a new mount namespace (``unshare(CLONE_NEWNS)``).
     """
@@ -115,6 +145,7 @@ def isolate(job_dir: str, scratch_dir: str, needed: list[str], uid: int, tmpfs_m
     os.umask(0o022)
     wanted = _outermost([os.path.realpath(p) for p in [job_dir, *needed] if os.path.exists(p)])
     covers = [d for d in TMP_DIRS if os.path.isdir(d) and not os.path.islink(d)]
+    covers += host_data_roots()
     covers += [a for p in wanted if (a := _closed_ancestor(p)) is not None]
     covers = _outermost(covers)
     rebind = [p for p in wanted if any(_within(p, c) and p != c for c in covers)]
@@ -123,6 +154,10 @@ def isolate(job_dir: str, scratch_dir: str, needed: list[str], uid: int, tmpfs_m
         for cover in covers:
             mode = "1777" if cover in TMP_DIRS else "755"
             _mount_tmpfs(cover, f"size={tmpfs_mb}m,nr_inodes=16384,mode={mode}")
+        for tmp in TMP_DIRS:  # a temp dir inside a covered root (/var/tmp): fresh and empty
+            if tmp not in covers and any(_within(tmp, c) for c in covers):
+                os.makedirs(tmp, exist_ok=True)
+                os.chmod(tmp, 0o1777)
         for path in sorted(rebind, key=len):
             _bind_readonly(fds[path], path)
     finally:
@@ -131,8 +166,10 @@ def isolate(job_dir: str, scratch_dir: str, needed: list[str], uid: int, tmpfs_m
     job_real = os.path.realpath(job_dir)
     if not any(_within(job_real, p) for p in rebind):  # visible in place: still make it read-only
         _bind_readonly_in_place(job_real)
-    _mount_tmpfs(scratch_dir, f"size={tmpfs_mb}m,nr_inodes=16384,mode=700,uid={uid},gid={uid}")
-    _remount_rest_readonly({*covers, *rebind, job_real, os.path.realpath(scratch_dir)})
+    _mount_tmpfs(scratch_dir, f"size={tmpfs_mb}m,nr_inodes=16384,mode=770,uid={uid},gid={gid}")
+    _remount_rest_readonly(
+        {*covers, *rebind, job_real, os.path.realpath(scratch_dir)}, covers, rebind
+    )
 
 
 _KEPT_FLAGS = {
@@ -151,14 +188,21 @@ def _unescape(field: str) -> str:
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
-def _remount_rest_readonly(ours: set[str]) -> None:
-    """Every other mount read-only, so world-writable host dirs (/run/lock...) are not."""
+def _remount_rest_readonly(ours: set[str], covers: list[str], rebind: list[str]) -> None:
+    """Every other mount read-only, so world-writable host dirs (/run/lock...) are not.
+
+    A mount inside a cover and outside everything bound back is hidden (and out
+    of reach by its path): it is skipped, not remounted, so an unrelated mount
+    under /var or /tmp can never stop the setup part-way."""
     with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
         lines = f.read().splitlines()
     for line in lines:
         fields = line.split()
         point, options = _unescape(fields[4]), fields[5].split(",")
         if "ro" in options or point in ours or any(_within(point, t) for t in _KERNEL_TREES):
+            continue
+        hidden = any(_within(point, c) for c in covers)
+        if hidden and not any(_within(point, r) for r in rebind):
             continue
         flags = _linux.MS_REMOUNT | _linux.MS_BIND | _linux.MS_RDONLY
         flags |= sum(bit for name, bit in _KEPT_FLAGS.items() if name in options)

@@ -13,8 +13,9 @@ envelope over a reply socket the candidate never sees.
 Around each job this server also:
 
 * creates the job's scratch directory under the ``/scratch`` tmpfs *as the
-  job's uid* (effective ids only: no CAP_CHOWN needed, no extra fork), and
-* afterwards, again as that uid, removes every file the uid owns in the
+  job's uid* with the candidate's uid as its group (effective ids only: no
+  CAP_CHOWN needed, no extra fork), and
+* afterwards, as each of the two uids, removes every file the uid owns in the
   writable places (``/scratch``, ``/dev/shm``, ``/dev/mqueue``) and every
   System V IPC object it owns or created (this server cannot give each job an
   IPC namespace of its own), so nothing a candidate leaves is visible to the
@@ -43,15 +44,16 @@ WRITABLE_ROOTS = ("/scratch", "/dev/shm", "/dev/mqueue")
 
 
 @contextlib.contextmanager
-def _acting_as(uid: int) -> Iterator[None]:
-    """Act as ``uid`` (effective ids only) for the duration; then root again.
+def _acting_as(uid: int, gid: int | None = None) -> Iterator[None]:
+    """Act as ``uid`` (and group ``gid``, default the same; effective ids only) for
+    the duration; then root again.
 
     No fork: this is the job's own throwaway child. It is safe because no
     process of ``uid`` is alive while it holds these ids (before the job, the
     uid is fresh; after it, the supervisor has killed them all), and with the
     real and saved ids still 0 no such process could signal or trace it anyway.
     """
-    os.setegid(uid)
+    os.setegid(uid if gid is None else gid)
     os.seteuid(uid)
     try:
         yield
@@ -108,14 +110,18 @@ def wipe(uid: int) -> bool:
 
 def _run_in_container(spec: dict[str, Any]) -> bytes:
     uid = int(spec["uid"])
+    candidate = int(spec.get("candidate_uid") or uid)
     scratch = spec["scratch_dir"]
     os.setgroups([])  # root's supplementary groups must not count while acting as uid
-    with _acting_as(uid):
-        os.mkdir(scratch, 0o700)  # owned by the job's uid, without CAP_CHOWN
+    with _acting_as(uid, candidate):
+        # Owned by the scorer's uid, group the candidate's (the two share it),
+        # without CAP_CHOWN: the effective ids pick owner and group.
+        os.mkdir(scratch, 0o700)
+        os.chmod(scratch, 0o770)
     try:
         return forkserver.run_spec(spec)
     finally:
-        if not wipe(uid):
+        if not all([wipe(u) for u in {uid, candidate}]):
             # Something of the candidate's survived: this container must not
             # serve another job. The host sees the server gone and replaces it.
             os.kill(os.getppid(), signal.SIGKILL)

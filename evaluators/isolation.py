@@ -22,9 +22,10 @@ to give partial credit, or let them propagate: the harness maps
 others to ERROR, with the candidate's traceback in the artifacts.
 
 The child starts a new process group, dies with its parent, closes the
-harness's result channel and every other inherited fd before the candidate's
-module is even loaded. On timeout its whole tree is killed (members that
-called ``setsid()`` too).
+harness's result channel and every other inherited fd, and (in a sandbox)
+takes the candidate's own uid, which cannot read the problem's scorer-only
+files, before the candidate's module is even loaded. On timeout its whole
+tree is killed (members that called ``setsid()`` too).
 """
 
 from __future__ import annotations
@@ -229,6 +230,7 @@ def _child(
             _linux.set_parent_death_signal(signal.SIGKILL)
         os.closerange(3, fd)
         os.closerange(fd + 1, 1 << 16)
+        _become_candidate()
         message = _run(path, function, args, kwargs, limit)
     except MemoryError:
         del reserve
@@ -245,6 +247,22 @@ def _child(
         while data:
             data = data[os.write(fd, data) :]
     os._exit(0)
+
+
+def _become_candidate() -> None:
+    """Take the candidate's ids, before its code loads.
+
+    In a sandbox the harness opens files as the job's uid (its effective id)
+    while its real and saved ids are the candidate's; taking the real id for all
+    three needs no privilege, and afterwards the candidate cannot read the
+    scorer-only files of the job (nor switch back). Outside a sandbox (one id)
+    nothing changes.
+    """
+    ruid, euid, _ = os.getresuid()
+    if ruid != euid:
+        rgid, _, _ = os.getresgid()
+        os.setresgid(rgid, rgid, rgid)
+        os.setresuid(ruid, ruid, ruid)
 
 
 def _run(

@@ -151,7 +151,8 @@ def _isolate(spec: dict[str, Any], uid: int | None) -> tuple[int | None, set[str
         try:
             _linux.unshare(_linux.CLONE_NEWNS)
             tmpfs_mb = max(16, int(spec["limits"]["resources"]["max_file_mb"]))
-            _fs.isolate(spec["job_dir"], spec["scratch_dir"], needed, uid, tmpfs_mb)
+            shared_gid = _candidate_uid(spec, uid)
+            _fs.isolate(spec["job_dir"], spec["scratch_dir"], needed, uid, shared_gid, tmpfs_mb)
             enforced.add("filesystem")
         except OSError as exc:
             notes.append(f"no private filesystem ({exc})")
@@ -161,7 +162,16 @@ def _isolate(spec: dict[str, Any], uid: int | None) -> tuple[int | None, set[str
             uid = None
         else:
             enforced.update({"uid", "processes"})
+            if _candidate_uid(spec, uid) != uid:
+                enforced.add("hidden_files")
     return uid, enforced, notes
+
+
+def _candidate_uid(spec: dict[str, Any], uid: int) -> int:
+    """The uid ``call_candidate`` runs the candidate as: the job's second uid, which
+    cannot read the scorer-only files the job's uid owns (the same uid when the
+    host gave the job only one)."""
+    return int(spec.get("candidate_uid") or uid)
 
 
 def probe(spec: dict[str, Any]) -> dict[str, Any]:
@@ -206,9 +216,15 @@ def _child(
             f.write("1000")
         _linux.set_no_new_privs()
         if uid is not None:
+            # Files are opened with the effective id (the job's uid, owner of the
+            # scorer-only files); the real and saved ids are the candidate's.
+            # call_candidate's child takes them for all three (no privilege
+            # needed) before loading the candidate, and then cannot read those
+            # files; this process may still signal (time out) that child.
+            candidate = _candidate_uid(spec, uid)
             os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
+            os.setresgid(candidate, uid, candidate)
+            os.setresuid(candidate, uid, candidate)
         _linux.set_undumpable()  # the candidate (same uid) cannot open our result fd
         if filter_syscalls:
             _seccomp.install()
@@ -259,13 +275,14 @@ class _Reaper:
             self.peak_kb = max(self.peak_kb, usage.ru_maxrss)
 
 
-def _sweep(reaper: _Reaper, uid: int | None) -> None:
+def _sweep(reaper: _Reaper, uids: tuple[int, ...]) -> None:
     """Kill and reap every remaining descendant (the subreaper keeps them all here)."""
     for attempt in range(400):
         if reaper.none_left():
             return
-        if uid is not None and attempt % 2 == 0:
-            _kill_uid(uid)
+        if uids and attempt % 2 == 0:
+            for uid in uids:
+                _kill_uid(uid)
         else:
             _procs.kill_tree(os.getpid(), include_root=False)
         time.sleep(min(0.02, 0.001 * (attempt + 1)))
@@ -372,7 +389,7 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
     if timed_out:
         _procs.kill_tree(pid)
     status = reaper.wait(pid)
-    _sweep(reaper, uid)
+    _sweep(reaper, () if uid is None else tuple({uid, _candidate_uid(spec, uid)}))
     os.set_blocking(res_r, False)
     with contextlib.suppress(BlockingIOError):
         while len(result) <= contract.MAX_ENVELOPE_BYTES and (data := os.read(res_r, 1 << 20)):

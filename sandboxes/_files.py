@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from collections.abc import Collection
 from pathlib import Path, PurePosixPath
 
 __all__ = ["rmtree", "safe_relpath", "unsafe_names", "write_tree"]
@@ -18,16 +19,35 @@ def safe_relpath(name: str) -> str | None:
     return str(path)
 
 
-def write_tree(root: Path, files: dict[str, bytes]) -> None:
-    """Write ``files`` under ``root`` and make the whole tree read-only."""
+def write_tree(
+    root: Path,
+    files: dict[str, bytes],
+    visible: Collection[str] = (),
+    owner: int | None = None,
+) -> None:
+    """Write ``files`` under ``root`` and make the whole tree read-only.
+
+    With ``owner`` (the scorer's uid; needs root), every file but those named in
+    ``visible`` is the owner's alone (0400) and directories can be passed through
+    but not listed by anyone else (0511), so the candidate's uid reaches the
+    files it may read and no other. Without it, everything is world-readable.
+    """
     for rel, data in files.items():
         target = root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-        target.chmod(0o444)
-    for path in sorted((p for p in root.rglob("*") if p.is_dir()), reverse=True):
-        path.chmod(0o555)
-    root.chmod(0o555)
+        if owner is None or rel in visible:
+            target.chmod(0o444)
+        else:
+            os.chown(target, owner, owner)
+            target.chmod(0o400)
+    directories = sorted((p for p in root.rglob("*") if p.is_dir()), reverse=True)
+    for path in [*directories, root]:
+        if owner is None:
+            path.chmod(0o555)
+        else:
+            os.chown(path, owner, owner)
+            path.chmod(0o511)
 
 
 def rmtree(path: str) -> None:

@@ -93,6 +93,9 @@ class EvalJob:
     maximize: bool = True
     program_name: str = "program.py"
     limits: Limits = field(default_factory=Limits)
+    # Files of ``files`` the candidate may read; every other one is the scorer's
+    # alone where the sandbox can separate them (see Guarantees.hidden_scorer_files).
+    visible: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class Guarantees:
     process_limit: bool  # RLIMIT_NPROC bounds the job's own processes
     tree_kill: bool  # no process of the job survives it (subreaper + sweep)
     syscall_filter: bool  # seccomp denies keyrings, namespaces, ptrace, mounts, ... (Docker's list)
+    hidden_scorer_files: bool  # call_candidate's child cannot read the scorer-only files
     rlimits: bool = True  # address space, CPU time, file size, open files
 
     def missing(self) -> list[str]:
@@ -131,6 +135,8 @@ class Guarantees:
             "tree_kill": "a process that escapes the job's tree may outlive it (no subreaper)",
             "syscall_filter": "the candidate can use keyrings, ptrace and namespaces "
             "(no seccomp filter on this kernel or architecture)",
+            "hidden_scorer_files": "the candidate can read the problem's scorer-only files "
+            "(no second uid for it; needs root)",
         }
         return [line for name, line in text.items() if not getattr(self, name)]
 

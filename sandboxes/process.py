@@ -114,22 +114,22 @@ class ProcessSandbox:
             process_limit="processes" in enforced,
             tree_kill="tree" in enforced,
             syscall_filter="syscalls" in enforced,
+            hidden_scorer_files="hidden_files" in enforced,
         )
 
     def _enforced(self) -> frozenset[str]:
         with self._lock:
             if self._probe is not None:
                 return self._probe
-        lease = self._uids.acquire() if self._uids else None
+        leases = self._acquire()
         job_dir = tempfile.mkdtemp(prefix="probe-", dir=self._root)
         try:
-            spec = self._spec(job_dir, lease, EvalJob("probe", "", {}), require=[])
+            spec = self._spec(job_dir, leases, EvalJob("probe", "", {}), require=[])
             spec["mode"] = "probe"
             sock = self._server.submit(json.dumps(spec).encode())
             reply = ForkServer.read_reply(sock, 60.0, 1 << 16)
         finally:
-            if lease is not None and self._uids is not None:
-                self._uids.release(lease, clean=True)
+            self._release(leases, clean=True)
             _rmtree(job_dir)
         enforced: frozenset[str] = frozenset()
         try:
@@ -161,27 +161,53 @@ class ProcessSandbox:
             return error_result(problem)
         program = job.program_name
         require = sorted(self._enforced() - {"tree"})
-        lease = self._uids.acquire() if self._uids else None
+        leases = self._acquire()
         job_dir = tempfile.mkdtemp(prefix="job-", dir=self._root)
         clean = False
         try:
-            _write_tree(Path(job_dir, "work"), {**job.files, program: job.code.encode("utf-8")})
-            spec = self._spec(job_dir, lease, job, require)
+            _write_tree(
+                Path(job_dir, "work"),
+                {**job.files, program: job.code.encode("utf-8")},
+                visible={*job.visible, program},
+                owner=leases[0].uid if leases else None,
+            )
+            spec = self._spec(job_dir, leases, job, require)
             result, clean = self._supervise(job, spec)
             return result
         finally:
-            if lease is not None and self._uids is not None:
-                self._uids.release(lease, clean)
+            self._release(leases, clean)
             _rmtree(job_dir)
 
+    def _acquire(self) -> tuple[UidLease, UidLease] | None:
+        """Two uids for a job (as root): the scorer's, and the candidate's, which
+        cannot read the scorer-only files the first one owns."""
+        if self._uids is None:
+            return None
+        scorer = self._uids.acquire()
+        try:
+            return scorer, self._uids.acquire()
+        except BaseException:
+            self._uids.release(scorer, clean=True)
+            raise
+
+    def _release(self, leases: tuple[UidLease, UidLease] | None, clean: bool) -> None:
+        if leases is not None and self._uids is not None:
+            for lease in leases:
+                self._uids.release(lease, clean)
+
     def _spec(
-        self, job_dir: str, lease: UidLease | None, job: EvalJob, require: list[str]
+        self,
+        job_dir: str,
+        leases: tuple[UidLease, UidLease] | None,
+        job: EvalJob,
+        require: list[str],
     ) -> dict[str, Any]:
         scratch = os.path.join(job_dir, "scratch")
         os.mkdir(scratch, 0o700)
         os.chmod(job_dir, 0o755)
-        if lease is not None:
-            os.chown(scratch, lease.uid, lease.uid)
+        if leases is not None:  # the scorer's, shared with the candidate's group
+            os.chown(scratch, leases[0].uid, leases[1].uid)
+            os.chmod(scratch, 0o770)
         work = os.path.join(job_dir, "work")
         limits = job.limits
         return {
@@ -189,7 +215,8 @@ class ProcessSandbox:
             "scratch_dir": scratch,
             "visible": [self._lib],
             "sys_path": self._sys_path,
-            "uid": lease.uid if lease else None,
+            "uid": leases[0].uid if leases else None,
+            "candidate_uid": leases[1].uid if leases else None,
             "require": require,
             "limits": asdict(limits),
             "env": self._env(scratch, max(1, int(limits.resources.cpus)), limits.resources.gpus),
@@ -237,18 +264,18 @@ class ProcessSandbox:
         finally:
             with self._lock:
                 self._running.difference_update(announced)
-        uid = spec["uid"]
+        uids = [u for u in (spec["uid"], spec["candidate_uid"]) if u is not None]
         if reply.timed_out or reply.overflow:
             if reply.pid is not None:
                 ForkServer.kill_job(reply.pid)
-            clean = uid is None or kill_uid_processes(uid)
+            clean = all([kill_uid_processes(u) for u in uids])
             if reply.overflow:
                 return error_result("the sandbox supervisor sent an oversized reply"), clean
             reason = f"the sandbox supervisor did not finish within {outer:g} s and was killed"
             return EvalResult(Status.TIMEOUT, reason=reason, wall_time_s=outer), clean
         if reply.pid is None or not reply.data:
-            if uid is not None:
-                kill_uid_processes(uid)
+            for u in uids:
+                kill_uid_processes(u)
             log_tail = self._log_tail()
             return error_result(f"the sandbox supervisor died without a result; {log_tail}"), True
         return parse_envelope(reply.data), True

@@ -23,7 +23,13 @@ from evolve.config.llm import (
 )
 from evolve.config.openevolve import load_openevolve_spec, translate_openevolve_config
 from evolve.config.problem import MAX_PROBLEM_FILES_BYTES, Problem, load_problem
-from evolve.config.problem_toml import EvaluationSpec, ObjectiveSpec, ProblemToml, PromptSpec
+from evolve.config.problem_toml import (
+    EvaluationSpec,
+    FilesSpec,
+    ObjectiveSpec,
+    ProblemToml,
+    PromptSpec,
+)
 from evolve.config.strict import from_mapping
 
 __all__ = [
@@ -31,6 +37,7 @@ __all__ = [
     "NO_KEY",
     "EditMix",
     "EvaluationSpec",
+    "FilesSpec",
     "LLMConfig",
     "ModelSpec",
     "ObjectiveSpec",

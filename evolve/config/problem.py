@@ -14,13 +14,14 @@ error that names the file and the fix.
 from __future__ import annotations
 
 import ast
+import fnmatch
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from evolve.config.openevolve import load_openevolve_spec
-from evolve.config.problem_toml import EvaluationSpec, ProblemToml
+from evolve.config.problem_toml import EvaluationSpec, FilesSpec, ProblemToml
 from evolve.config.strict import from_mapping
 from evolve.edits import MarkerError, evolve_regions
 from evolve.errors import ProblemError
@@ -45,6 +46,7 @@ class Problem:
     stages: tuple[Stage, ...]
     files: dict[str, bytes]
     layout: Literal["native", "openevolve"] = "native"
+    visible: tuple[str, ...] = ()  # files the candidate may read ([files] candidate_visible)
 
     @property
     def name(self) -> str:
@@ -64,6 +66,7 @@ class Problem:
             objective=self.spec.objective.metric,
             maximize=self.spec.objective.maximize,
             limits=self.limits(),
+            visible=self.visible,
         )
 
 
@@ -121,6 +124,7 @@ def _assemble(
         )
     stages = _stages(scorer_path, spec.evaluation, strict=layout == "native")
     files = _collect_files(root, exclude={initial_name})
+    files = _apply_file_rules(root, files, spec.files)
     return Problem(
         root=root.resolve(),
         spec=spec,
@@ -130,6 +134,7 @@ def _assemble(
         stages=stages,
         files=files,
         layout=layout,
+        visible=tuple(n for n in files if _matches(n, spec.files.candidate_visible)),
     )
 
 
@@ -168,6 +173,27 @@ def _stages(scorer_path: Path, evaluation: EvaluationSpec, strict: bool) -> tupl
             "evaluate_stage1); add `def evaluate(program_path): return {'score': ...}`"
         )
     return (Stage("evaluate"),)
+
+
+def _matches(name: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def _apply_file_rules(root: Path, files: dict[str, bytes], rules: FilesSpec) -> dict[str, bytes]:
+    """``files`` without the ``not_shipped`` ones; a pattern that matches nothing
+    is an error (a typo would otherwise leak the file it meant, or hide nothing)."""
+    for key, patterns in (
+        ("not_shipped", rules.not_shipped),
+        ("candidate_visible", rules.candidate_visible),
+    ):
+        for pattern in patterns:
+            if not any(fnmatch.fnmatchcase(name, pattern) for name in files):
+                raise ProblemError(
+                    f"{root / 'problem.toml'}: [files] {key} pattern {pattern!r} matches no "
+                    f"file of the problem (it has: {', '.join(sorted(files)) or 'none'}); "
+                    "fix or remove it"
+                )
+    return {n: data for n, data in files.items() if not _matches(n, rules.not_shipped)}
 
 
 def _collect_files(root: Path, exclude: set[str]) -> dict[str, bytes]:

@@ -19,7 +19,7 @@ from evolve.database import DatabaseConfig
 from sandboxes.factory import SandboxConfig
 from sandboxes.job import Resources
 
-__all__ = ["EvaluationSpec", "ObjectiveSpec", "ProblemToml", "PromptSpec"]
+__all__ = ["EvaluationSpec", "FilesSpec", "ObjectiveSpec", "ProblemToml", "PromptSpec"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,21 @@ class EvaluationSpec:
 
 
 @dataclass(frozen=True)
+class FilesSpec:
+    """Which of a problem's files the sandbox gets, and which the candidate may read.
+
+    Patterns are ``fnmatch`` patterns on paths relative to the problem folder
+    (``*`` also matches ``/``). Every shipped file is the scorer's alone unless
+    ``candidate_visible`` names it (the candidate's own program is always
+    readable to it); ``not_shipped`` files never enter the sandbox (reference
+    solutions, notes). Each pattern must match a file: a typo is an error.
+    """
+
+    candidate_visible: list[str] = field(default_factory=list)
+    not_shipped: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class PromptSpec:
     system: str = (
         "You are an expert programmer improving a program through evolutionary search. "
@@ -69,6 +84,7 @@ class ProblemToml:
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
     resources: Resources = field(default_factory=Resources)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    files: FilesSpec = field(default_factory=FilesSpec)
     prompt: PromptSpec = field(default_factory=PromptSpec)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     llm: LLMConfig | None = None  # models for `--model llm`

@@ -22,6 +22,7 @@ import os
 import socket
 import tempfile
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,10 +130,16 @@ class WarmContainer:
     """A running sandbox container and the host's connection to its job server."""
 
     def __init__(
-        self, client: Any, settings: ContainerSettings, labels: dict[str, str], uid: int
+        self,
+        client: Any,
+        settings: ContainerSettings,
+        labels: dict[str, str],
+        uid: int,
+        candidate_uid: int,
     ) -> None:
         self.settings = settings
-        self.uid = uid
+        self.uid = uid  # the scorer's; owns the job's scorer-only files
+        self.candidate_uid = candidate_uid  # call_candidate's child runs as this one
         self.uses = 0
         self._client = client
         self._dir = Path(tempfile.mkdtemp(prefix="evolve-docker-"))
@@ -204,11 +211,12 @@ class WarmContainer:
                     return int(value)
         return 0
 
-    def prepare(self, files: dict[str, bytes]) -> str:
-        """Write a job's files (read-only) and return its number, used in container paths."""
+    def prepare(self, files: dict[str, bytes], visible: Collection[str] = ()) -> str:
+        """Write a job's files (read-only; all but ``visible`` the scorer uid's
+        alone) and return its number, used in container paths."""
         self._seq += 1
         name = str(self._seq)
-        write_tree(self._dir / "job" / name / "work", files)
+        write_tree(self._dir / "job" / name / "work", files, visible=visible, owner=self.uid)
         (self._dir / "job" / name).chmod(0o555)
         return name
 

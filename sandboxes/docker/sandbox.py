@@ -31,7 +31,7 @@ from typing import Any
 from evaluators import contract
 from sandboxes._files import unsafe_names
 from sandboxes._forkserver import ForkServer
-from sandboxes._uids import UidPool
+from sandboxes._uids import UidLease, UidPool
 from sandboxes.docker import reaper
 from sandboxes.docker.container import ContainerError, ContainerSettings, WarmContainer
 from sandboxes.docker.gpu import assigned_gpu_ids
@@ -86,7 +86,7 @@ class DockerSandbox:
         self._cond = threading.Condition()
         self._idle: list[WarmContainer] = []
         self._all: set[WarmContainer] = set()
-        self._leases: dict[WarmContainer, Any] = {}
+        self._leases: dict[WarmContainer, tuple[UidLease, UidLease]] = {}
         self._slots = 0
         self._closed = False
         self._finalizer = weakref.finalize(self, _shutdown, self._all, self._client)
@@ -102,6 +102,7 @@ class DockerSandbox:
             process_limit=True,
             tree_kill=True,
             syscall_filter=True,
+            hidden_scorer_files=True,
         )
 
     # -- the pool ---------------------------------------------------------------------
@@ -136,27 +137,35 @@ class DockerSandbox:
             raise
 
     def _start(self, settings: ContainerSettings, job: EvalJob) -> WarmContainer:
+        # Two uids per container: the scorer's (owner of the scorer-only files)
+        # and the candidate's, which cannot read them.
         lease = self._uids.acquire()
+        try:
+            candidate = self._uids.acquire()
+        except BaseException:
+            self._uids.release(lease, clean=True)
+            raise
         slot = lease.uid - 61000
         job_label = job.program_id if self.cold else "warm-pool"
         labels = reaper.labels_for(self._run_label, slot, job_label)
         try:
-            container = WarmContainer(self._client, settings, labels, lease.uid)
+            container = WarmContainer(self._client, settings, labels, lease.uid, candidate.uid)
         except BaseException:
             self._uids.release(lease, clean=True)
+            self._uids.release(candidate, clean=True)
             raise
         with self._cond:
             self._all.add(container)
-            self._leases[container] = lease
+            self._leases[container] = (lease, candidate)
         return container
 
     def _forget(self, container: WarmContainer) -> None:
         """Destroy a container (caller holds the lock) and free its uid and slot."""
         self._slots -= 1
         self._all.discard(container)
-        lease = self._leases.pop(container, None)
+        leases = self._leases.pop(container, ())
         container.destroy()
-        if lease is not None:
+        for lease in leases:
             self._uids.release(lease, clean=True)
         self._cond.notify()
 
@@ -232,7 +241,8 @@ class DockerSandbox:
             "scratch_dir": scratch,
             "visible": ["/opt/evolve"],
             "uid": container.uid,
-            "require": ["processes", "uid", "syscalls"],
+            "candidate_uid": container.candidate_uid,
+            "require": ["processes", "uid", "syscalls", "hidden_files"],
             "limits": asdict(limits),
             "env": env,
             "harness": {
@@ -249,7 +259,7 @@ class DockerSandbox:
     def _run_in(self, container: WarmContainer, job: EvalJob) -> tuple[EvalResult, bool]:
         """(result, container still fit for another job)."""
         files = {**job.files, job.program_name: job.code.encode("utf-8")}
-        name = container.prepare(files)
+        name = container.prepare(files, visible={*job.visible, job.program_name})
         oom_before = container.oom_kills()
         outer = job.limits.timeout_s * 1.5 + self._grace_s
         started = time.monotonic()
@@ -291,9 +301,10 @@ class DockerSandbox:
             self._idle.clear()
             self._cond.notify_all()
         self._finalizer()
-        for lease in self._leases.values():
-            with contextlib.suppress(Exception):
-                self._uids.release(lease, clean=True)
+        for leases in self._leases.values():
+            for lease in leases:
+                with contextlib.suppress(Exception):
+                    self._uids.release(lease, clean=True)
         self._leases.clear()
 
 

@@ -4,6 +4,7 @@ name the file, the key and the fix."""
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -214,3 +215,24 @@ def test_openevolve_config_with_wrong_type_names_yaml_file(tmp_path):
 def test_not_a_problem_folder(tmp_path):
     with pytest.raises(ProblemError, match=r"no problem\.toml found"):
         load_problem(tmp_path)
+
+
+def test_files_table_hides_nothing_by_accident_and_keeps_references_out(tmp_path: Path) -> None:
+    root = write_problem(tmp_path / "p", toml=TOML + '\n[files]\nnot_shipped = ["reference/*"]\n')
+    (root / "reference").mkdir()
+    (root / "reference" / "best.json").write_text("{}")
+    (root / "helper.py").write_text("X = 1\n")
+    problem = load_problem(root)
+    assert "reference/best.json" not in problem.files and "helper.py" in problem.files
+    assert problem.visible == () and problem.make_job("p1", SEED).visible == ()
+    visible = TOML + '\n[files]\ncandidate_visible = ["helper.py"]\n'
+    root2 = write_problem(tmp_path / "q", toml=visible)
+    (root2 / "helper.py").write_text("X = 1\n")
+    assert load_problem(root2).make_job("p1", SEED).visible == ("helper.py",)
+
+
+@pytest.mark.parametrize("key", ["candidate_visible", "not_shipped"])
+def test_a_files_pattern_that_matches_nothing_is_an_error(tmp_path: Path, key: str) -> None:
+    root = write_problem(tmp_path / "p", toml=TOML + f'\n[files]\n{key} = ["refrence/*"]\n')
+    with pytest.raises(ProblemError, match=r"\[files\] .*'refrence/\*' matches no file"):
+        load_problem(root)
