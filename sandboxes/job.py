@@ -18,6 +18,7 @@ __all__ = [
     "Limits",
     "Resources",
     "Sandbox",
+    "SandboxSetupError",
     "Stage",
     "Status",
 ]
@@ -109,6 +110,13 @@ class EvalResult:
     wall_time_s: float = 0.0
     peak_memory_mb: float = 0.0
     stage_reached: int = 0
+
+
+class SandboxSetupError(RuntimeError):
+    """A sandbox cannot start, or cannot give a protection it promises on this host
+    (a missing Docker daemon or image; as root, an isolation step that fails).
+    Raised before any job runs, never silently weakened; the message names what
+    failed and the fix."""
 
 
 @dataclass(frozen=True)

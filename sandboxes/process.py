@@ -45,13 +45,17 @@ from sandboxes._files import write_tree as _write_tree
 from sandboxes._forkserver import ForkServer
 from sandboxes._uids import UidLease, UidPool, kill_uid_processes
 from sandboxes.envelope import error_result, parse_envelope
-from sandboxes.job import EvalJob, EvalResult, Guarantees, Status
+from sandboxes.job import EvalJob, EvalResult, Guarantees, SandboxSetupError, Status
 
 __all__ = ["ProcessSandbox"]
 
 log = logging.getLogger(__name__)
 
 _GRACE_S = 10.0
+# What a job gets on a root host, every one checked at start-up (see _check_promises).
+ROOT_PROMISES = frozenset(
+    {"uid", "network", "filesystem", "processes", "hidden_files", "ipc", "tree", "syscalls"}
+)
 
 
 def _copy_library(lib: str) -> None:
@@ -98,9 +102,27 @@ class ProcessSandbox:
         self._lock = threading.Lock()
         self._running: set[int] = set()  # pids of job supervisors (session leaders)
         self._probe: frozenset[str] | None = None
+        self._probe_notes: list[str] = []
         self._closed = False
         # Even if close() is never called, stop the server and remove the files at exit.
         self._finalizer = weakref.finalize(self, _shutdown, self._server, self._root, self._running)
+        if self._root_mode:
+            self._check_promises()
+
+    def _check_promises(self) -> None:
+        """As root every protection is promised: one that cannot be set up on this
+        host stops the sandbox here, before any job, instead of running jobs
+        without it (a failed isolation step used to show only as a warning)."""
+        missing = sorted(ROOT_PROMISES - self._enforced())
+        if missing:
+            notes = "; ".join(self._probe_notes) or "no detail from the probe"
+            self.close()
+            raise SandboxSetupError(
+                f"the process sandbox runs as root but could not set up {', '.join(missing)} "
+                f"on this host ({notes}). Fix that on the host, or use --sandbox docker, "
+                "or run evolve as an unprivileged user to accept the weaker guarantees the "
+                "README lists for that case"
+            )
 
     # -- capabilities -----------------------------------------------------------------
 
@@ -132,13 +154,17 @@ class ProcessSandbox:
             self._release(leases, clean=True)
             _rmtree(job_dir)
         enforced: frozenset[str] = frozenset()
+        notes: list[str] = []
         try:
-            enforced = frozenset(json.loads(reply.data)["enforced"])
+            found = json.loads(reply.data)
+            enforced, notes = frozenset(found["enforced"]), [str(n) for n in found["notes"]]
         except (ValueError, KeyError, TypeError):
             log.warning("process sandbox: the isolation probe failed: %r", reply.data[-300:])
+            notes = [f"the isolation probe failed: {reply.data[-300:]!r}"]
         with self._lock:
             first = self._probe is None
             self._probe = enforced
+            self._probe_notes = notes
         if first and (missing := self.guarantees().missing()):
             log.warning("process sandbox: not enforced on this host: %s", "; ".join(missing))
         return enforced

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from evolve.cli.terminal import printable
 from evolve.config import load_problem
 from evolve.engine import sandbox_config, score_result
 from evolve.errors import SandboxUnavailable, UsageError
@@ -43,15 +44,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "stage_reached": result.stage_reached,
     }
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(report, indent=2))  # JSON escapes control characters itself
     else:
+        # The reason, metric names and artifacts come from the candidate and its
+        # scorer: printed raw, a control sequence in them could redraw this very
+        # output as a fake result (evolve.cli.terminal).
         print(f"status: {report['status']}  score: {report['score']}")
         if scored.reason:
-            print(f"reason: {scored.reason}")
+            print(f"reason: {printable(scored.reason)}")
         for name, value in sorted(result.metrics.items()):
-            print(f"  {name} = {value}")
+            print(f"  {printable(name, one_line=True)} = {printable(str(value), one_line=True)}")
         for name, text in sorted(result.artifacts.items()):
-            print(f"--- {name} ---\n{text.rstrip()}")
+            print(f"--- {printable(name, one_line=True)} ---\n{printable(text.rstrip())}")
     return 0 if scored.status == "ok" else 1
 
 

@@ -6,16 +6,32 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from evolve.analysis.summary import format_summary, run_summary
+from evolve.cli.terminal import printable
 
 __all__ = ["register"]
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     summary = run_summary(Path(args.run_dir), top=args.top)
-    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    print(json.dumps(summary, indent=2) if args.json else format_summary(_printable(summary)))
     return 0
+
+
+def _printable(value: Any) -> Any:
+    """``value`` (a summary) with every string, keys included, made printable on
+    one line: a run directory may be hostile (a model name, a problem name or a
+    stop reason with a control sequence or a newline could draw a fake line),
+    and every field of ``evolve show`` is one line."""
+    if isinstance(value, str):
+        return printable(value, one_line=True)
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    return value
 
 
 # The report and export read a run through ``evolve.Run`` (pandas, networkx):

@@ -15,6 +15,7 @@ import traceback
 
 from evolve import __version__
 from evolve.cli import evaluate, inspect, mutator, run, sandbox
+from evolve.cli.terminal import printable
 from evolve.errors import EvolveError
 
 __all__ = ["BUG_EXIT_CODE", "USER_ERROR_EXIT_CODE", "build_parser", "main"]
@@ -49,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except EvolveError as exc:
-        print(f"evolve: error: {exc}", file=sys.stderr)
+        # A message may quote a scorer (SeedFailed carries the seed's reason and
+        # traceback) or a run directory: control characters are shown, not obeyed.
+        print(f"evolve: error: {printable(str(exc))}", file=sys.stderr)
         return USER_ERROR_EXIT_CODE
     except KeyboardInterrupt:
         return 130

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from evolve.cli.terminal import printable
 from evolve.config import load_problem
 from evolve.engine import Progress, RunLimits, RunOptions, RunOutcome, resume_run, start_run
 from evolve.mutation.setup import resolve_llm_config, settings_for
@@ -38,6 +39,7 @@ class ProgressPrinter:
         )
         if progress.llm_calls:
             line += f"  llm {progress.llm_calls} calls ${progress.cost_usd:.4f}"
+        line = printable(line, one_line=True)  # only our own "\r\x1b[2K" may redraw it
         if self.live:
             self.stream.write("\r\x1b[2K" + line)
         else:
@@ -61,14 +63,16 @@ def _limits(args: argparse.Namespace) -> RunLimits:
 
 def _report(outcome: RunOutcome) -> None:
     p = outcome.progress
-    print(f"stopped: {p.stop_reason}; {p.evaluations_this_run} programs evaluated this time")
+    lines = [f"stopped: {p.stop_reason}; {p.evaluations_this_run} programs evaluated this time"]
     if p.llm_calls:
-        print(f"llm: {p.llm_calls} calls, {p.llm_tokens} tokens, ${p.cost_usd:.4f}")
+        lines.append(f"llm: {p.llm_calls} calls, {p.llm_tokens} tokens, ${p.cost_usd:.4f}")
     if outcome.seed_program is not None:
-        print(f"seed score: {outcome.seed_program.score}")
+        lines.append(f"seed score: {outcome.seed_program.score}")
     if outcome.best is not None:
-        print(f"best score: {outcome.best.score} ({outcome.best.id})")
-    print(f"run directory: {outcome.run_dir}  (inspect: evolve show {outcome.run_dir})")
+        lines.append(f"best score: {outcome.best.score} ({outcome.best.id})")
+    lines.append(f"run directory: {outcome.run_dir}  (inspect: evolve show {outcome.run_dir})")
+    for line in lines:
+        print(printable(line, one_line=True))
 
 
 def cmd_run(args: argparse.Namespace) -> int:

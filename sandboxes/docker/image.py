@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sandboxes.docker.build_offline import OfflineBuildError, build_offline_base
+from sandboxes.job import SandboxSetupError
 
 __all__ = [
     "DEFAULT_IMAGE",
@@ -55,7 +56,7 @@ _BASE_INPUTS = ("requirements.txt", "Dockerfile.base", "build_offline.py")
 BuildMode = Literal["auto", "registry", "offline"]
 
 
-class ImageError(RuntimeError):
+class ImageError(SandboxSetupError):
     """The image cannot be found or built; the message names the fix."""
 
 
