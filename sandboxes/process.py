@@ -44,6 +44,7 @@ from sandboxes._files import unsafe_names
 from sandboxes._files import write_tree as _write_tree
 from sandboxes._forkserver import ForkServer
 from sandboxes._uids import UidLease, UidPool, kill_uid_processes
+from sandboxes._workdirs import make_workdir, sweep_orphans
 from sandboxes.envelope import error_result, parse_envelope
 from sandboxes.job import EvalJob, EvalResult, Guarantees, SandboxSetupError, Status
 
@@ -52,6 +53,7 @@ __all__ = ["ProcessSandbox"]
 log = logging.getLogger(__name__)
 
 _GRACE_S = 10.0
+WORKDIR_PREFIX = "evolve-sandbox-"
 # What a job gets on a root host, every one checked at start-up (see _check_promises).
 ROOT_PROMISES = frozenset(
     {"uid", "network", "filesystem", "processes", "hidden_files", "ipc", "tree", "syscalls"}
@@ -86,8 +88,8 @@ class ProcessSandbox:
     name = "process"
 
     def __init__(self, uid_base: int = 61000, uid_slots: int = 256) -> None:
-        self._root = tempfile.mkdtemp(prefix="evolve-sandbox-")
-        os.chmod(self._root, 0o711)
+        sweep_orphans(WORKDIR_PREFIX)  # what sandboxes killed with SIGKILL left
+        self._root = make_workdir(WORKDIR_PREFIX)
         self._lib = os.path.join(self._root, "lib")
         try:
             _copy_library(self._lib)

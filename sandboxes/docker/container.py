@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import socket
-import tempfile
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sandboxes._files import rmtree, write_tree
+from sandboxes._workdirs import make_workdir
 from sandboxes.docker.gpu import device_requests
 from sandboxes.job import Limits
 
@@ -37,6 +36,7 @@ log = logging.getLogger(__name__)
 
 _SERVER = "from evaluators.container_server import main; main()"
 _SOCKET = "server.sock"
+WORKDIR_PREFIX = "evolve-docker-"  # swept by DockerSandbox when the owner is gone
 _SERVER_HEADROOM_MB = 192  # the resident server and the job's supervisor
 _CAPS = ["SETUID", "SETGID", "KILL"]  # the server's; the candidate's uid has none
 
@@ -142,8 +142,7 @@ class WarmContainer:
         self.candidate_uid = candidate_uid  # call_candidate's child runs as this one
         self.uses = 0
         self._client = client
-        self._dir = Path(tempfile.mkdtemp(prefix="evolve-docker-"))
-        os.chmod(self._dir, 0o711)
+        self._dir = Path(make_workdir(WORKDIR_PREFIX))
         (self._dir / "ctl").mkdir(mode=0o700)
         (self._dir / "job").mkdir(mode=0o755)
         self._container: Any = None

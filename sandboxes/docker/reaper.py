@@ -17,6 +17,8 @@ import os
 import socket
 from typing import Any
 
+from sandboxes._workdirs import owner_alive, start_time
+
 __all__ = ["LABEL", "OWNER_LABEL", "labels_for", "owner_id", "reap_orphans", "remove_owned"]
 
 log = logging.getLogger(__name__)
@@ -34,21 +36,12 @@ def owner_id(pid: int | None = None) -> str:
     return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
 
 
-def _start_time(pid: int) -> str:
-    """When ``pid`` started (clock ticks since boot; "" if it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rpartition(b")")[2].split()[19].decode()
-    except (OSError, IndexError):
-        return ""
-
-
 def labels_for(run: str, slot: int, job: str) -> dict[str, str]:
     """The labels of a container started by this process."""
     return {
         LABEL: "1",
         OWNER_LABEL: owner_id(),
-        OWNER_START_LABEL: _start_time(os.getpid()),
+        OWNER_START_LABEL: start_time(os.getpid()),
         RUN_LABEL: run,
         SLOT_LABEL: str(slot),
         JOB_LABEL: job,
@@ -61,12 +54,9 @@ def _owner_alive(owner: str, started: str = "") -> bool:
     if host != socket.gethostname():
         return True  # another machine's daemon user: not ours to judge
     try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, ValueError):
+        return owner_alive(int(pid), started)
+    except ValueError:
         return True
-    return not started or _start_time(int(pid)) in (started, "")
 
 
 def _remove(container: Any) -> bool:

@@ -32,8 +32,14 @@ from evaluators import contract
 from sandboxes._files import unsafe_names
 from sandboxes._forkserver import ForkServer
 from sandboxes._uids import UidLease, UidPool
+from sandboxes._workdirs import sweep_orphans
 from sandboxes.docker import reaper
-from sandboxes.docker.container import ContainerError, ContainerSettings, WarmContainer
+from sandboxes.docker.container import (
+    WORKDIR_PREFIX,
+    ContainerError,
+    ContainerSettings,
+    WarmContainer,
+)
 from sandboxes.docker.gpu import assigned_gpu_ids
 from sandboxes.docker.image import docker_client, resolve_image
 from sandboxes.envelope import error_result, parse_envelope
@@ -71,6 +77,7 @@ class DockerSandbox:
     ) -> None:
         self._client = client or docker_client()
         reaper.reap_orphans(self._client)
+        sweep_orphans(WORKDIR_PREFIX)  # job files of sandboxes killed with SIGKILL
         self.image = (
             resolve_image(image, self._client)
             if image
