@@ -9,6 +9,7 @@ its key, and a missing variable is reported at start-up, not mid-run.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -120,8 +121,11 @@ class LLMConfig:
 
     models: tuple[ModelSpec, ...]
     max_concurrency: int = 4  # LLM calls in flight across the whole ensemble
-    timeout_s: float = 120.0  # per HTTP attempt
+    timeout_s: float = 120.0  # per HTTP attempt, by the wall clock
     max_retries: int = 5  # attempts after the first, on 429 / 5xx / timeouts / connection
+    # A whole call: its attempts and the backoff waits between them. Without it a
+    # hanging endpoint holds a call for (max_retries + 1) * timeout_s plus backoff.
+    call_deadline_s: float = 600.0
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0  # also caps a server's Retry-After
     budget_usd: float | None = None
@@ -142,6 +146,10 @@ class LLMConfig:
             raise ValueError(f"max_concurrency must be >= 1, got {self.max_concurrency}")
         if not self.timeout_s > 0:
             raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
+        if not (math.isfinite(self.call_deadline_s) and self.call_deadline_s > 0):
+            raise ValueError(
+                f"call_deadline_s must be a finite number > 0, got {self.call_deadline_s}"
+            )
         if self.max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
         if self.backoff_base_s < 0 or self.backoff_max_s < self.backoff_base_s:

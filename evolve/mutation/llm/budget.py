@@ -3,9 +3,11 @@
 Why check-then-charge rather than reserving a worst case up front: the cost of
 a call is only known from its usage, and a worst-case reservation (max_tokens
 for every call) would stop runs far below their budget. The price is a bounded
-overshoot: calls already in flight when the limit is crossed still finish and
-are charged, so the final spend can exceed the limit by at most the cost of
-``max_concurrency`` calls (each at most its prompt plus ``max_tokens``).
+overshoot: calls already in flight when the limit is crossed may finish and be
+charged before the run's stop cancels the rest, so the final spend can exceed
+the limit by at most the cost of ``max_concurrency`` calls (each at most its
+prompt plus ``max_tokens``). A cancelled call is charged nothing: what a
+provider bills for a request cut off mid-reply is unknowable from here.
 """
 
 from __future__ import annotations

@@ -9,9 +9,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["LLMCall", "estimate_tokens", "prompt_hash"]
+__all__ = ["CANCELLED", "LLMCall", "estimate_tokens", "prompt_hash"]
 
 Messages = Sequence[Mapping[str, Any]]
+
+# The ``error`` of a call cancelled because the run stopped (max_time, Ctrl-C,
+# budget, target): an error text rather than a column of its own, so the
+# llm_calls table keeps its schema and old runs read as before. Readers tell
+# it from a failure by this prefix.
+CANCELLED = "cancelled: the run stopped"
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -19,7 +20,13 @@ from openai.types.chat import ChatCompletion
 from evolve.config import LLMConfig, ModelSpec, resolve_api_key
 from evolve.mutation.llm import retry
 from evolve.mutation.llm.budget import Budget
-from evolve.mutation.llm.calls import LLMCall, estimate_tokens, messages_text, prompt_hash
+from evolve.mutation.llm.calls import (
+    CANCELLED,
+    LLMCall,
+    estimate_tokens,
+    messages_text,
+    prompt_hash,
+)
 from evolve.mutation.llm.errors import LLMFatalError
 
 __all__ = [
@@ -69,8 +76,16 @@ class CompletionClient(Protocol):
     spec: ModelSpec
 
     async def complete(
-        self, messages: Messages, *, seed: int | None, edit_kind: str
-    ) -> CallOutcome: ...
+        self,
+        messages: Messages,
+        *,
+        seed: int | None,
+        edit_kind: str,
+        on_cancel: Callable[[LLMCall], None] | None = None,
+    ) -> CallOutcome:
+        """The call's outcome; when cancelled, ``on_cancel`` gets the record of a
+        request already sent, and the cancellation propagates."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -82,7 +97,8 @@ class ModelClient:
     an HTTP attempt is in flight, not during backoff waits, so one rate-limited
     model does not starve the others. ``budget``, if given, is checked once a
     slot is free and before the first attempt (``BudgetExhausted`` propagates;
-    no call is made or recorded then).
+    no call is made or recorded then). ``timeout_s`` and ``call_deadline_s``
+    bound every call (see ``complete``).
     """
 
     def __init__(
@@ -122,55 +138,103 @@ class ModelClient:
         return body
 
     async def complete(
-        self, messages: Messages, *, seed: int | None, edit_kind: str
+        self,
+        messages: Messages,
+        *,
+        seed: int | None,
+        edit_kind: str,
+        on_cancel: Callable[[LLMCall], None] | None = None,
     ) -> CallOutcome:
         """One logical call; never raises for HTTP or network failures (they
-        are in the outcome's verdict and the call record's ``error``)."""
+        are in the outcome's verdict and the call record's ``error``).
+
+        Two bounds, so a server that hangs or trickles cannot hold a call (and
+        so a run's stop) for long: each attempt ends after ``timeout_s`` by the
+        wall clock (the HTTP client's own timeout is per read, and a reply that
+        trickles in never trips it), and the whole call after
+        ``call_deadline_s`` from its first attempt: a retry whose backoff wait
+        would end past the deadline is not made, and the last attempt is cut
+        at the deadline.
+
+        A cancellation (the run stops) propagates, as asyncio requires; if a
+        request was sent, ``on_cancel`` first gets the call's record, with
+        ``error`` = ``CANCELLED``, so the run's llm_calls table shows it.
+        """
         spec, config = self.spec, self.config
         body = self.request(messages, seed)
         key = request_key(spec, messages, seed)
         started, created = time.monotonic(), time.time()
-        attempt = 0
-        while True:
-            try:
-                async with self._limiter:
-                    if attempt == 0 and self._budget is not None:
-                        # Checked again here, after waiting for a slot, so the
-                        # overshoot is bounded by the calls in flight.
-                        self._budget.check()
-                    reply = await self._client.chat.completions.create(**body)
-            except (openai.APIError, ValueError) as exc:
-                # ValueError: a 200 body the client could not decode (not JSON).
-                verdict = retry.classify(exc)
-                if verdict == "retry" and attempt < config.max_retries:
-                    wait = retry.backoff_delay(
-                        attempt,
-                        config.backoff_base_s,
-                        config.backoff_max_s,
-                        self._rng,
-                        retry.retry_after_s(exc),
-                    )
-                    attempt += 1
-                    await asyncio.sleep(wait)
-                    continue
-                error = retry.describe(exc)
-                if verdict == "retry":
-                    error = f"gave up after {attempt + 1} attempts; last: {error}"
-                call = self._record(key, edit_kind, started, created, attempt, error=error)
-                return CallOutcome(call, None, "fatal" if verdict == "fatal" else "fail")
-            parsed = read_reply(reply, messages)
-            call = self._record(
-                key,
-                edit_kind,
-                started,
-                created,
-                attempt,
-                tokens=parsed.tokens,
-                estimated=parsed.usage_estimated,
-                finish=parsed.finish_reason,
+        deadline = math.inf  # set when the first attempt is sent
+        sent = 0  # attempts sent
+        try:
+            while True:
+                cut_by_deadline = False
+                try:
+                    async with self._limiter:
+                        if not sent:
+                            if self._budget is not None:
+                                # Checked here, after waiting for a slot, so the
+                                # overshoot is bounded by the calls in flight.
+                                self._budget.check()
+                            deadline = time.monotonic() + config.call_deadline_s
+                        window = deadline - time.monotonic()
+                        cut_by_deadline = window < config.timeout_s
+                        if window <= 0:  # waiting for a slot took the rest: send nothing
+                            raise TimeoutError
+                        sent += 1
+                        async with asyncio.timeout(min(window, config.timeout_s)):
+                            reply = await self._client.chat.completions.create(**body)
+                except (openai.APIError, ValueError, TimeoutError) as exc:
+                    # ValueError: a 200 body the client could not decode (not JSON).
+                    # TimeoutError: the attempt's wall-clock bound, from asyncio.timeout.
+                    verdict, error, asked = self._judge(exc, cut_by_deadline)
+                    attempt = sent - 1
+                    if verdict == "retry" and attempt < config.max_retries:
+                        wait = retry.backoff_delay(
+                            attempt, config.backoff_base_s, config.backoff_max_s, self._rng, asked
+                        )
+                        if time.monotonic() + wait < deadline:
+                            await asyncio.sleep(wait)
+                            continue
+                        error = (
+                            f"gave up after {sent} attempts: call_deadline_s "
+                            f"({config.call_deadline_s:g} s) reached; last: {error}"
+                        )
+                    elif verdict == "retry":
+                        error = f"gave up after {sent} attempts; last: {error}"
+                    call = self._record(key, edit_kind, started, created, attempt, error=error)
+                    return CallOutcome(call, None, "fatal" if verdict == "fatal" else "fail")
+                parsed = read_reply(reply, messages)
+                call = self._record(
+                    key,
+                    edit_kind,
+                    started,
+                    created,
+                    sent - 1,
+                    tokens=parsed.tokens,
+                    estimated=parsed.usage_estimated,
+                    finish=parsed.finish_reason,
+                )
+                return CallOutcome(call, parsed.text, "ok")
+        except asyncio.CancelledError:
+            if sent and on_cancel is not None:
+                on_cancel(self._record(key, edit_kind, started, created, sent - 1, error=CANCELLED))
+            raise
+
+    def _judge(
+        self, exc: BaseException, cut_by_deadline: bool
+    ) -> tuple[retry.Verdict, str, float | None]:
+        """A failed attempt's verdict, its description for the record, and the
+        wait its server asked for."""
+        if isinstance(exc, TimeoutError):
+            config = self.config
+            bound = (
+                f"call_deadline_s ({config.call_deadline_s:g} s)"
+                if cut_by_deadline
+                else f"timeout_s ({config.timeout_s:g} s)"
             )
-            text = parsed.text
-            return CallOutcome(call, text, "ok")
+            return "retry", f"timeout: no reply within {bound}", None
+        return retry.classify(exc), retry.describe(exc), retry.retry_after_s(exc)
 
     def _record(
         self,

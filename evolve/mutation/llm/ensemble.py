@@ -87,6 +87,12 @@ class Ensemble:
         self.arms[spec.key].pulls += 1
         return spec
 
+    def withdraw(self, model: str) -> None:
+        """Take back a choice whose proposal was cancelled (the run stopped): it
+        is redone on resume, where it is chosen and counted again."""
+        if model in self.arms and self.arms[model].pulls > 0:
+            self.arms[model].pulls -= 1
+
     def charge(self, model: str, cost_usd: float) -> None:
         """A call of ``model`` finished and cost ``cost_usd``."""
         if model in self.arms:

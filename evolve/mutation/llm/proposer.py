@@ -9,6 +9,10 @@ What ``propose`` raises, and what the controller should do:
 * ``LLMFatalError`` (a ``ConfigError``) - bad key / URL / model, or a replay
   record that lacks the request; stop the run and report it.
 
+Cancelling ``propose`` (the run stops) cancels the call in flight; the call
+is kept in ``calls`` as cancelled (see ``calls.CANCELLED``) and the
+cancellation propagates: the proposal gave neither an edit nor a rejection.
+
 A reply that arrived but is unusable (no choices, no text, no edit blocks) is
 NOT raised here: ``propose`` returns it, and ``apply_proposal`` rejects it
 with an ``EditError``, so every bad reply is recorded the same way, with the
@@ -115,13 +119,19 @@ class LLMProposer:
         kind = choose_edit_kind(rng, self.config.edit_mix, has_partner=bool(inspirations))
         spec = self.ensemble.choose(rng)
         built = self.prompts.build(parent, inspirations, kind)
-        outcome = await self.clients[spec.key].complete(
-            built.messages, seed=seed, edit_kind=built.edit_kind
-        )
+        try:
+            outcome = await self.clients[spec.key].complete(
+                built.messages, seed=seed, edit_kind=built.edit_kind, on_cancel=self._account
+            )
+        except asyncio.CancelledError:
+            # The run stopped while the model was answering: the proposal never
+            # happened (its iteration is redone on resume), but the request was
+            # sent, so its record stays. It is not written to the replay record:
+            # a replay must not answer the redone request with a cancellation.
+            self.ensemble.withdraw(spec.key)
+            raise
         call = outcome.call
-        self.calls.append(call)
-        self.budget.charge(call)
-        self.ensemble.charge(spec.key, call.cost_usd)
+        self._account(call)
         if outcome.verdict == "fatal":
             keyvar = f"${spec.api_key_env}" if spec.api_key_env else "no key"
             raise LLMFatalError(
@@ -142,6 +152,12 @@ class LLMProposer:
             prompt_hash=call.prompt_hash,
             finish_reason=call.finish_reason,
         )
+
+    def _account(self, call: LLMCall) -> None:
+        """A finished or cancelled call: keep its record and charge its cost."""
+        self.calls.append(call)
+        self.budget.charge(call)
+        self.ensemble.charge(call.model, call.cost_usd)
 
     def feedback(
         self, proposal: Proposal, parent_fitness: float | None, child_fitness: float | None

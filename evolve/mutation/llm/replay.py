@@ -13,7 +13,7 @@ import json
 import os
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +111,15 @@ class ReplayClient:
         return None
 
     async def complete(
-        self, messages: Messages, *, seed: int | None, edit_kind: str
+        self,
+        messages: Messages,
+        *,
+        seed: int | None,
+        edit_kind: str,
+        on_cancel: Callable[[LLMCall], None] | None = None,
     ) -> CallOutcome:
+        """The recorded answer; it never awaits, so there is nothing to cancel
+        and ``on_cancel`` is never called."""
         spec = self.spec
         key = request_key(spec, messages, seed)
         started, created = time.monotonic(), time.time()

@@ -17,7 +17,7 @@ from typing import Literal
 
 import openai
 
-__all__ = ["backoff_delay", "classify", "describe", "parse_retry_after", "retry_after_s"]
+__all__ = ["Verdict", "backoff_delay", "classify", "describe", "parse_retry_after", "retry_after_s"]
 
 Verdict = Literal["retry", "fail", "fatal"]
 
