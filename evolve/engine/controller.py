@@ -80,7 +80,9 @@ class Controller:
     # -- public ---------------------------------------------------------------
 
     def request_stop(self, reason: str = "interrupted") -> None:
-        """Finish the evaluations in flight, save, and return (Ctrl-C)."""
+        """Cancel the proposals in flight (their LLM calls with them), finish the
+        evaluations in flight, save, and return (Ctrl-C, SIGTERM). Safe to call
+        from another thread."""
         self.stopper.request(reason)
 
     async def evaluate_seed(self) -> Program:
@@ -116,6 +118,7 @@ class Controller:
         try:
             await (run_ordered if limits.ordered else run_steady)(self, self.stopper)
         finally:
+            self.stopper.end()
             self.commit()
         self.stopper.finished()
         self.recorder.stopped()
@@ -151,7 +154,9 @@ class Controller:
         return Draw(iteration, sample, iteration_seed(self.seed, iteration))
 
     async def breed(self, draw: Draw) -> Pending | Rejection:
-        """Propose and apply an edit; a rejection is returned, not recorded yet."""
+        """Propose and apply an edit; a rejection is returned, not recorded yet.
+        A stop cancels it mid-proposal: then nothing is returned or recorded, and
+        the iteration stays drawn (unsettled) for a resume to redo."""
         parent = draw.sample.parent
         try:
             proposal = await self.proposer.propose(parent, draw.sample.inspirations, draw.seed)

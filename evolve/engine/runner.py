@@ -2,8 +2,9 @@
 
 This is the wiring the CLI and notebooks share: load the problem, open the
 store, build or restore the database, pick the sandbox and the proposer, and
-run the controller with a clean Ctrl-C (first: finish in-flight work and save;
-second: abandon in-flight work and save).
+run the controller with a clean Ctrl-C or SIGTERM (first: cancel the LLM calls
+in flight, finish the evaluations in flight and save; second: abandon the
+evaluations too, and save).
 """
 
 from __future__ import annotations

@@ -34,8 +34,15 @@ def value_of(code: str) -> float:
     return float(match.group(1))
 
 
-# What a script step gives: the new value of x, or an exception to raise.
-Step = float | BaseException
+class Hang:
+    """A script step that never answers: ``propose`` awaits forever, as on an LLM
+    endpoint that accepts the request and then says nothing."""
+
+
+HANG = Hang()
+
+# What a script step gives: the new value of x, an exception to raise, or HANG.
+Step = float | BaseException | Hang
 
 
 @dataclass
@@ -46,6 +53,7 @@ class ScriptedProposer:
     script: Callable[[Program, int], Step]
     name: str = "scripted"
     calls: int = 0
+    cancelled: int = 0  # proposals cancelled while they waited (a HANG step)
     feedback_log: list[tuple[str, float | None]] = field(default_factory=list)
 
     async def propose(
@@ -56,6 +64,12 @@ class ScriptedProposer:
         self.calls += 1
         if isinstance(step, BaseException):
             raise step
+        if isinstance(step, Hang):
+            try:
+                await asyncio.Event().wait()  # nothing ever sets it
+            except asyncio.CancelledError:
+                self.cancelled += 1
+                raise
         return Proposal(text=f"```python\nx = {step:g}\n```", model=self.name, edit_kind="rewrite")
 
     def feedback(
