@@ -4,17 +4,19 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
 from evolve.testing.app import DEFAULT_MODEL, serve_in_thread
 from evolve.testing.faults import FAULT_KINDS, FaultPlan
 
-__all__ = ["add_arguments", "fault_plan_from_args", "main", "run"]
+__all__ = ["add_arguments", "api_key_from_args", "fault_plan_from_args", "main", "run"]
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -42,9 +44,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--host", default="127.0.0.1", help="address to bind (default loopback only)"
     )
     parser.add_argument("--seed", type=int, default=0, help="server seed; changes every edit")
-    parser.add_argument(
-        "--api-key", default=None, help="require 'Authorization: Bearer KEY' (default: none)"
+    key = parser.add_mutually_exclusive_group()
+    key.add_argument(
+        "--api-key-env",
+        default=None,
+        metavar="VAR",
+        help="require 'Authorization: Bearer KEY', KEY read from environment variable VAR",
     )
+    key.add_argument(
+        "--api-key-file",
+        default=None,
+        metavar="PATH",
+        help="require 'Authorization: Bearer KEY', KEY read from PATH (first line)",
+    )
+    # A key given on the command line is readable by every local process
+    # (/proc/PID/cmdline); the flag stays only to say so.
+    key.add_argument("--api-key", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--model", default=DEFAULT_MODEL, help="model id listed by /v1/models")
     parser.add_argument(
         "--latency", type=float, default=0.0, metavar="S", help="delay every completion by S s"
@@ -101,6 +116,30 @@ def fault_plan_from_args(args: argparse.Namespace) -> FaultPlan:
     )
 
 
+def api_key_from_args(args: argparse.Namespace) -> str | None:
+    """The key the server requires, from ``--api-key-env`` or ``--api-key-file``
+    (ValueError naming the variable or file when it is not there)."""
+    if args.api_key is not None:
+        raise ValueError(
+            "--api-key puts the key on the command line, where any local process can read "
+            "it (/proc/PID/cmdline); pass --api-key-env VAR or --api-key-file PATH instead"
+        )
+    if args.api_key_env is not None:
+        key = os.environ.get(args.api_key_env, "")
+        if not key:
+            raise ValueError(f"--api-key-env {args.api_key_env}: the variable is not set")
+        return key
+    if args.api_key_file is not None:
+        try:
+            key = Path(args.api_key_file).read_text(encoding="utf-8").splitlines()[0].strip()
+        except (OSError, IndexError) as exc:
+            raise ValueError(f"--api-key-file {args.api_key_file}: no key there ({exc})") from None
+        if not key:
+            raise ValueError(f"--api-key-file {args.api_key_file}: the first line is empty")
+        return key
+    return None
+
+
 def _stop(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM (e.g. a benchmark ending) stops like Ctrl-C
 
@@ -113,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
             args.host,
             args.port,
             seed=args.seed,
-            api_key=args.api_key,
+            api_key=api_key_from_args(args),
             faults=plan,
             latency_s=args.latency,
             model=args.model,

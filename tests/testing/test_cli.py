@@ -12,7 +12,7 @@ import pytest
 
 from evolve.edits import apply_edit
 from evolve.testing import FAULT_KINDS
-from evolve.testing.serve import add_arguments, fault_plan_from_args, main
+from evolve.testing.serve import add_arguments, api_key_from_args, fault_plan_from_args, main
 from tests.testing.helpers import PARENT, prompt, sync_client
 
 
@@ -49,9 +49,9 @@ def test_bad_settings_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     "entry", [["evolve.cli", "mutator", "serve"], ["evolve.testing"]], ids=["cli", "module"]
 )
 def test_serves_until_sigterm_and_prints_the_base_url(repo_root, entry) -> None:
-    env = {**os.environ, "PYTHONPATH": str(repo_root)}
+    env = {**os.environ, "PYTHONPATH": str(repo_root), "EVOLVE_TEST_SERVER_KEY": "k"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", *entry, "--port", "0", "--api-key", "k"],
+        [sys.executable, "-m", *entry, "--port", "0", "--api-key-env", "EVOLVE_TEST_SERVER_KEY"],
         cwd=repo_root,
         env=env,
         stdout=subprocess.PIPE,
@@ -73,3 +73,21 @@ def test_serves_until_sigterm_and_prints_the_base_url(repo_root, entry) -> None:
             proc.wait()
     assert proc.returncode == 0
     assert "requests: ok=1" in err
+
+
+def test_the_key_comes_from_a_variable_or_a_file_never_the_command_line(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    monkeypatch.setenv("EVOLVE_TEST_KEY", "from-env")
+    assert api_key_from_args(parser.parse_args(["--api-key-env", "EVOLVE_TEST_KEY"])) == "from-env"
+    key_file = tmp_path / "key"
+    key_file.write_text("from-file\n")
+    assert api_key_from_args(parser.parse_args(["--api-key-file", str(key_file)])) == "from-file"
+    assert api_key_from_args(parser.parse_args([])) is None
+    with pytest.raises(ValueError, match="is not set"):
+        api_key_from_args(parser.parse_args(["--api-key-env", "EVOLVE_TEST_UNSET"]))
+    # The old flag is refused, saying why: /proc/PID/cmdline is world-readable.
+    assert main(["--port", "0", "--api-key", "sekret"]) == 2
+    assert "command line" in capsys.readouterr().err
