@@ -10,8 +10,8 @@ from evolve.cli.terminal import printable
 from evolve.config import load_problem
 from evolve.engine import sandbox_config, score_result
 from evolve.errors import SandboxUnavailable, UsageError
-from sandboxes.docker.image import ImageError
 from sandboxes.factory import SANDBOX_KINDS, make_sandbox
+from sandboxes.job import SandboxSetupError
 
 __all__ = ["register"]
 
@@ -25,7 +25,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError(f"{path}: cannot read the program ({exc}); check --program") from exc
     try:
         sandbox = make_sandbox(sandbox_config(problem, args.sandbox), concurrency=1)
-    except ImageError as exc:
+    except SandboxSetupError as exc:
         raise SandboxUnavailable(str(exc)) from exc
     try:
         result = sandbox.run(problem.make_job("eval", code))

@@ -30,8 +30,8 @@ from evolve.mutation import Proposer
 from evolve.mutation.setup import MutationSettings, build_proposer, preflight
 from evolve.records import Program
 from evolve.store import RunStore
-from sandboxes.docker.image import ImageError
 from sandboxes.factory import SandboxConfig, SandboxKind, make_sandbox
+from sandboxes.job import SandboxSetupError
 
 __all__ = ["RunOptions", "RunOutcome", "resume_run", "sandbox_config", "start_run"]
 
@@ -159,7 +159,7 @@ def _executor_for(
         raise UsageError(f"unknown executor '{options.executor}'; available: local, ray")
     try:
         sandbox = make_sandbox(config, concurrency=limits.concurrency, run_label=Path(run_dir).name)
-    except ImageError as exc:
+    except SandboxSetupError as exc:
         raise SandboxUnavailable(str(exc)) from exc
     return LocalExecutor(sandbox, max_workers=limits.concurrency)
 
