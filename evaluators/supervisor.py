@@ -147,6 +147,14 @@ def _isolate(spec: dict[str, Any], uid: int | None) -> tuple[int | None, set[str
         enforced.add("ipc")
     except OSError as exc:
         notes.append(f"no IPC namespace ({exc.strerror})")
+    try:
+        # The harness (the next child) becomes init of a PID namespace of its own
+        # and mounts its own /proc: the candidate sees no other process (nor its
+        # command line or environment), and every process of the job dies with it.
+        _linux.unshare(_linux.CLONE_NEWPID)
+        enforced.add("pids")
+    except OSError as exc:
+        notes.append(f"no PID namespace ({exc.strerror})")
     if uid is not None:
         try:
             _linux.unshare(_linux.CLONE_NEWNS)
@@ -186,6 +194,7 @@ def _child(
     fds: tuple[int, int, int],
     nproc: int,
     filter_syscalls: bool,
+    own_pids: bool,
 ) -> None:
     """In the forked harness process: limit, drop privileges, filter syscalls,
     serve. Never returns. A filter that was probed to work and then fails to
@@ -201,6 +210,10 @@ def _child(
         os.dup2(err_w, 2)
         os.closerange(3, res_w)
         os.closerange(res_w + 1, 1 << 16)
+        if own_pids:  # init of the job's PID namespace: a /proc showing only it
+            _linux.unshare(_linux.CLONE_NEWNS)
+            flags = _linux.MS_NOSUID | _linux.MS_NODEV | _linux.MS_NOEXEC
+            _linux.mount("proc", "/proc", "proc", flags, None)
         limits = spec["limits"]
         resources = limits["resources"]
         timeout = math.ceil(float(limits["timeout_s"]))
@@ -237,8 +250,14 @@ def _child(
 
 
 def _kill_uid(uid: int) -> None:
-    """From a process running as ``uid``: SIGKILL every process of that uid, repeatedly."""
-    pid = os.fork()
+    """From a process running as ``uid``: SIGKILL every process of that uid, repeatedly.
+
+    In a PID namespace whose init (the harness) has exited, the kernel has killed
+    every process of the job already and refuses to fork into it: nothing to do."""
+    try:
+        pid = os.fork()
+    except OSError:
+        return
     if pid == 0:
         code = 1
         try:
@@ -353,7 +372,7 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:
-        _child(spec, uid, (out_w, err_w, res_w), nproc, "syscalls" in enforced)
+        _child(spec, uid, (out_w, err_w, res_w), nproc, "syscalls" in enforced, "pids" in enforced)
     for fd in (out_w, err_w, res_w):
         os.close(fd)
     cap = int(limits["resources"]["max_output_kb"]) * 1024

@@ -131,6 +131,7 @@ class Guarantees:
     tree_kill: bool  # no process of the job survives it (subreaper + sweep)
     syscall_filter: bool  # seccomp denies keyrings, namespaces, ptrace, mounts, ... (Docker's list)
     hidden_scorer_files: bool  # call_candidate's child cannot read the scorer-only files
+    private_processes: bool  # the job sees only its own processes (a PID namespace)
     rlimits: bool = True  # address space, CPU time, file size, open files
 
     def missing(self) -> list[str]:
@@ -145,6 +146,8 @@ class Guarantees:
             "(no seccomp filter on this kernel or architecture)",
             "hidden_scorer_files": "the candidate can read the problem's scorer-only files "
             "(no second uid for it; needs root)",
+            "private_processes": "the candidate sees every process of the host, with its "
+            "command line (no PID namespace; needs root)",
         }
         return [line for name, line in text.items() if not getattr(self, name)]
 

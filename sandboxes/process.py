@@ -56,7 +56,7 @@ _GRACE_S = 10.0
 WORKDIR_PREFIX = "evolve-sandbox-"
 # What a job gets on a root host, every one checked at start-up (see _check_promises).
 ROOT_PROMISES = frozenset(
-    {"uid", "network", "filesystem", "processes", "hidden_files", "ipc", "tree", "syscalls"}
+    {"uid", "network", "filesystem", "processes", "hidden_files", "ipc", "tree", "syscalls", "pids"}
 )
 
 
@@ -139,6 +139,7 @@ class ProcessSandbox:
             tree_kill="tree" in enforced,
             syscall_filter="syscalls" in enforced,
             hidden_scorer_files="hidden_files" in enforced,
+            private_processes="pids" in enforced,
         )
 
     def _enforced(self) -> frozenset[str]:

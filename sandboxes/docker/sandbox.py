@@ -110,6 +110,7 @@ class DockerSandbox:
             tree_kill=True,
             syscall_filter=True,
             hidden_scorer_files=True,
+            private_processes=True,
         )
 
     # -- the pool ---------------------------------------------------------------------

@@ -180,10 +180,15 @@ def test_killing_its_parent_fails_or_only_ends_its_own_job(backend: Sandbox) -> 
         os.kill(os.getppid(), signal.SIGKILL)
         return 1e9
     """
-    result = run(backend, code)
-    # Its parent is the scorer's process: the job ends, as an error naming the signal.
-    assert result.status == Status.ERROR, result
-    assert "SIGKILL" in result.reason
+    result = run(backend, code)  # run() also checks the next job is unaffected
+    if result.status == Status.OK:
+        # Its parent is init of the job's PID namespace, which ignores signals from
+        # inside it: the kill fails and the (toy) scorer passes the value through.
+        assert result.metrics == {"score": 1e9}
+    else:
+        # Its parent is the scorer's process: the job ends, as an error naming the signal.
+        assert result.status == Status.ERROR, result
+        assert "SIGKILL" in result.reason
 
 
 def test_os_exit_is_an_error_with_a_reason(backend: Sandbox) -> None:

@@ -121,3 +121,24 @@ def test_the_filter_tables_match_the_kernel_headers(machine: str, header: str) -
     assert {name: defined[name] for name in numbers} == numbers
     listed = {*_seccomp.DENIED, *_seccomp.ENOSYS_FOR, "clone"}
     assert set(numbers) == {name for name in listed if name in defined}
+
+
+def test_the_candidate_sees_no_process_of_the_host(backend: Sandbox) -> None:
+    require(backend, "private_processes")
+    # This test process's command line names pytest; a candidate that can list
+    # it could read any local process's command line (an API key on one, say).
+    code = """
+import os
+
+def solve():
+    seen = 0
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/cmdline", "rb") as f:
+                    seen += b"pytest" in f.read()
+            except OSError:
+                pass
+    return seen
+"""
+    assert breaches(backend, code) == 0
