@@ -351,10 +351,26 @@ def _no_result(
     return Status.ERROR, f"the harness exited with code {code} without a result{detail}"
 
 
+def _join_cgroup(procs_file: str) -> None:
+    """Move this supervisor into the job's CPU cgroup before it forks anything, so
+    the harness and every process of the candidate share the job's CPU quota."""
+    with open(procs_file, "w") as f:
+        f.write(str(os.getpid()))
+
+
 def run_job(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one job as described in the module docstring; always returns an envelope."""
     limits = spec["limits"]
+    if spec.get("cgroup"):
+        try:
+            _join_cgroup(spec["cgroup"])
+        except OSError as exc:
+            return envelope.make_envelope(
+                Status.ERROR, f"the sandbox could not enforce the job's CPU share: {exc}"
+            )
     uid, enforced, notes = _isolate(spec, spec.get("uid"))
+    if spec.get("cgroup"):
+        enforced.add("cpu")  # joined above
     missing = sorted(set(spec.get("require", [])) - enforced)
     if missing:
         return envelope.make_envelope(

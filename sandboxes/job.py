@@ -132,6 +132,7 @@ class Guarantees:
     syscall_filter: bool  # seccomp denies keyrings, namespaces, ptrace, mounts, ... (Docker's list)
     hidden_scorer_files: bool  # call_candidate's child cannot read the scorer-only files
     private_processes: bool  # the job sees only its own processes (a PID namespace)
+    cpu_share: bool  # the job's processes together get at most resources.cpus CPUs
     rlimits: bool = True  # address space, CPU time, file size, open files
 
     def missing(self) -> list[str]:
@@ -148,6 +149,8 @@ class Guarantees:
             "(no second uid for it; needs root)",
             "private_processes": "the candidate sees every process of the host, with its "
             "command line (no PID namespace; needs root)",
+            "cpu_share": "resources.cpus is not enforced: a candidate's processes can take "
+            "every CPU, starving other jobs and the controller (no CPU cgroup; needs root)",
         }
         return [line for name, line in text.items() if not getattr(self, name)]
 

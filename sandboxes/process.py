@@ -26,6 +26,7 @@ than :meth:`guarantees` promised: the supervisor refuses instead.
 from __future__ import annotations
 
 import compileall
+import itertools
 import json
 import logging
 import os
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluators import contract
+from sandboxes._cgroups import CpuCgroups
 from sandboxes._files import rmtree as _rmtree
 from sandboxes._files import unsafe_names
 from sandboxes._files import write_tree as _write_tree
@@ -56,7 +58,8 @@ _GRACE_S = 10.0
 WORKDIR_PREFIX = "evolve-sandbox-"
 # What a job gets on a root host, every one checked at start-up (see _check_promises).
 ROOT_PROMISES = frozenset(
-    {"uid", "network", "filesystem", "processes", "hidden_files", "ipc", "tree", "syscalls", "pids"}
+    {"uid", "network", "filesystem", "processes", "hidden_files", "ipc", "tree", "syscalls"}
+    | {"pids", "cpu"}
 )
 
 
@@ -90,6 +93,10 @@ class ProcessSandbox:
     def __init__(self, uid_base: int = 61000, uid_slots: int = 256) -> None:
         sweep_orphans(WORKDIR_PREFIX)  # what sandboxes killed with SIGKILL left
         self._root = make_workdir(WORKDIR_PREFIX)
+        self._cgroups = CpuCgroups("evolve") if os.geteuid() == 0 else None
+        if self._cgroups is not None:
+            self._cgroups.sweep()
+        self._jobs = itertools.count()
         self._lib = os.path.join(self._root, "lib")
         try:
             _copy_library(self._lib)
@@ -140,6 +147,7 @@ class ProcessSandbox:
             syscall_filter="syscalls" in enforced,
             hidden_scorer_files="hidden_files" in enforced,
             private_processes="pids" in enforced,
+            cpu_share="cpu" in enforced,
         )
 
     def _enforced(self) -> frozenset[str]:
@@ -161,6 +169,10 @@ class ProcessSandbox:
         try:
             found = json.loads(reply.data)
             enforced, notes = frozenset(found["enforced"]), [str(n) for n in found["notes"]]
+            if self._cgroups is not None and self._cgroups.available:
+                enforced |= {"cpu"}  # set up by this host process, per job (see _run)
+            elif self._cgroups is not None:
+                notes.append(self._cgroups.why_not)
         except (ValueError, KeyError, TypeError):
             log.warning("process sandbox: the isolation probe failed: %r", reply.data[-300:])
             notes = [f"the isolation probe failed: {reply.data[-300:]!r}"]
@@ -193,7 +205,11 @@ class ProcessSandbox:
         leases = self._acquire()
         job_dir = tempfile.mkdtemp(prefix="job-", dir=self._root)
         clean = False
+        cgroup = None
         try:
+            if "cpu" in require and self._cgroups is not None:
+                name = f"{os.path.basename(self._root)}-{next(self._jobs)}"
+                cgroup = self._cgroups.create(name, job.limits.resources.cpus)
             _write_tree(
                 Path(job_dir, "work"),
                 {**job.files, program: job.code.encode("utf-8")},
@@ -201,9 +217,12 @@ class ProcessSandbox:
                 owner=leases[0].uid if leases else None,
             )
             spec = self._spec(job_dir, leases, job, require)
+            spec["cgroup"] = cgroup
             result, clean = self._supervise(job, spec)
             return result
         finally:
+            if cgroup is not None and self._cgroups is not None:
+                self._cgroups.remove(cgroup)
             self._release(leases, clean)
             _rmtree(job_dir)
 

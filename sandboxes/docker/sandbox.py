@@ -111,6 +111,7 @@ class DockerSandbox:
             syscall_filter=True,
             hidden_scorer_files=True,
             private_processes=True,
+            cpu_share=True,
         )
 
     # -- the pool ---------------------------------------------------------------------

@@ -65,11 +65,11 @@ def test_closed_sandbox_returns_an_error_instead_of_raising() -> None:
 
 
 def test_guarantees_describe_what_is_missing() -> None:
-    none = Guarantees(False, False, False, False, False, False, False, False)
-    assert len(none.missing()) == 8
+    none = Guarantees(False, False, False, False, False, False, False, False, False)
+    assert len(none.missing()) == 9
     assert any("network" in line for line in none.missing())
     assert any("keyrings" in line for line in none.missing())
-    assert Guarantees(True, True, True, True, True, True, True, True).missing() == []
+    assert Guarantees(True, True, True, True, True, True, True, True, True).missing() == []
 
 
 def test_guarantees_match_the_host(sandbox: ProcessSandbox) -> None:
