@@ -6,7 +6,7 @@ any third-party package.
 
 For scorers::
 
-    from evaluators import call_candidate, CandidateError, InvalidCandidate
+    from evaluators import call_candidate, candidate_session, CandidateError, InvalidCandidate
     from evaluators import as_float, require_finite_array
 """
 
@@ -16,8 +16,10 @@ from evaluators.isolation import (
     CandidateError,
     CandidateOutOfMemory,
     CandidateResultError,
+    CandidateSession,
     CandidateTimeout,
     call_candidate,
+    candidate_session,
 )
 
 __all__ = [
@@ -25,10 +27,12 @@ __all__ = [
     "CandidateError",
     "CandidateOutOfMemory",
     "CandidateResultError",
+    "CandidateSession",
     "CandidateTimeout",
     "InvalidCandidate",
     "as_float",
     "call_candidate",
+    "candidate_session",
     "require_finite",
     "require_finite_array",
 ]

@@ -32,7 +32,12 @@ from typing import Any
 from evaluators import _channel, envelope
 from evaluators.checks import InvalidCandidate
 from evaluators.contract import Status
-from evaluators.isolation import CandidateError, CandidateOutOfMemory, CandidateTimeout
+from evaluators.isolation import (
+    CandidateError,
+    CandidateOutOfMemory,
+    CandidateTimeout,
+    start_zygote,
+)
 from evaluators.results import Outcome, normalize
 
 __all__ = ["evaluate_spec", "main", "serve"]
@@ -198,6 +203,9 @@ def serve(spec: dict[str, Any], result_fd: int) -> int:
     if not hasattr(builtins, "exit"):  # started with -S: give candidates the usual exit()
         builtins.exit = builtins.quit = sys.exit  # type: ignore[assignment]
     try:
+        # Before the scorer loads anything: candidates are forked from this clean
+        # process, never from the scorer's (see evaluators._zygote).
+        start_zygote()
         result = evaluate_spec(spec)
     except MemoryError:
         del reserve

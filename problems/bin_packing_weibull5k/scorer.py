@@ -6,12 +6,15 @@ item goes to the bin with the highest score. As in FunSearch, every instance
 starts with one empty bin per item (so "open a new bin" is choosing an empty
 one) and the number of bins used is the number that received anything.
 
-The simulation (this module's ``_pack``) runs in a child process together with
-the candidate (``call_candidate`` with a driver), one call per item. It sends
-back only the chosen bin of every item; this process then **replays** those
-choices on its own copy of the data and rejects any that overflow a bin,
-skip an item or name a bin that does not exist. So the reported bin counts are
-always those of a real packing of exactly these items.
+The heuristic is asked online, as FunSearch's set-up means: this process walks
+the items and sends them **one at a time** to a child holding the candidate
+(``candidate_session``), where ``_open`` and ``_place`` keep the bins and call
+``priority``; the child never holds an item before it is placed (it used to get
+the whole instance set, which a candidate can read and plan from offline). It
+sends back only the chosen bin; this process then **replays** those choices on
+its own copy of the data and rejects any that overflow a bin, skip an item or
+name a bin that does not exist. So the reported bin counts are always those of
+a real, online packing of exactly these items.
 
 Metrics: ``excess_pct`` (the objective, lower is better): the mean number of
 bins over the instances, as a percentage above the mean L1 lower bound
@@ -25,10 +28,10 @@ import os
 
 import numpy as np
 
-from evaluators import CandidateCrashed, InvalidCandidate, call_candidate
+from evaluators import CandidateCrashed, InvalidCandidate, candidate_session
 
 DATASET = "weibull_5k.json"
-CALL_TIMEOUT_S = 50.0  # problem.toml allows 60 s; best fit takes ~1.5 s
+CALL_TIMEOUT_S = 50.0  # problem.toml allows 60 s; best fit takes ~6 s
 
 
 def load_instances() -> dict:
@@ -36,28 +39,41 @@ def load_instances() -> dict:
         return json.load(f)
 
 
-def _pack(module, instances: dict) -> dict:
-    """In the child: run the online heuristic over every instance; return the choices."""
-    priority = module.priority
+# The child's state (it runs _open and _place, rebuilt from this module): the
+# remaining capacities of one empty bin per item of the current instance.
+_bins = np.zeros(0)
+
+
+def _open(module, capacity: float, count: int) -> None:
+    """In the child: start an instance with ``count`` empty bins."""
+    global _bins
+    _bins = np.full(count, float(capacity))
+
+
+def _place(module, item: float) -> int:
+    """In the child: the bin ``priority`` chooses for ``item``, which goes there."""
+    valid = np.flatnonzero(_bins >= item)
+    scores = np.asarray(module.priority(item, _bins[valid]))
+    if scores.shape != valid.shape:
+        raise ValueError(
+            f"priority() returned shape {scores.shape} for {len(valid)} bins; "
+            "it must return one score per bin"
+        )
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("priority() returned NaN or infinity")
+    best = int(valid[int(np.argmax(scores))])
+    _bins[best] -= item
+    return best
+
+
+def pack_online(program_path: str, instances: dict) -> dict:
+    """The candidate's choice for every item, asked one item at a time."""
     choices = {}
-    for name, instance in instances.items():
-        items = instance["items"]
-        bins = np.full(len(items), instance["capacity"])
-        chosen = []
-        for item in items:
-            valid = np.flatnonzero(bins >= item)
-            scores = np.asarray(priority(item, bins[valid]))
-            if scores.shape != valid.shape:
-                raise ValueError(
-                    f"priority() returned shape {scores.shape} for {len(valid)} bins; "
-                    "it must return one score per bin"
-                )
-            if not np.all(np.isfinite(scores)):
-                raise ValueError("priority() returned NaN or infinity")
-            best = int(valid[int(np.argmax(scores))])
-            bins[best] -= item
-            chosen.append(best)
-        choices[name] = chosen
+    with candidate_session(program_path, timeout_s=CALL_TIMEOUT_S) as candidate:
+        for name, instance in instances.items():
+            items = instance["items"]
+            candidate.call(_open, instance["capacity"], len(items))
+            choices[name] = [candidate.call(_place, item) for item in items]
     return choices
 
 
@@ -98,7 +114,7 @@ def score_choices(instances: dict, choices: object) -> dict:
 def evaluate(program_path: str) -> dict:
     instances = load_instances()
     try:
-        choices = call_candidate(program_path, _pack, args=(instances,), timeout_s=CALL_TIMEOUT_S)
+        choices = pack_online(program_path, instances)
     except CandidateCrashed as exc:
         raise InvalidCandidate(f"the heuristic failed: {exc}") from None
     return score_choices(instances, choices)

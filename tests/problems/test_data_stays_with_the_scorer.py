@@ -83,3 +83,44 @@ def test_the_reference_solution_never_enters_the_sandbox(n: int) -> None:
     loaded = load_problem(PROBLEMS / f"circle_packing_{n}")
     assert (loaded.root / "reference" / f"alphaevolve_n{n}.json").is_file()
     assert not [name for name in loaded.files if "reference" in name]
+
+
+# bin packing is online: priority() must decide each item without the ones to
+# come. It used to share a process with every instance (the driver's frames).
+PEEKING_PRIORITY = """
+import gc, sys
+import numpy as np
+
+CALLS = [0]
+
+def _future_in_sight():
+    CALLS[0] += 1
+    frame = sys._getframe()
+    while frame is not None:
+        for value in frame.f_locals.values():
+            if isinstance(value, (list, dict)) and len(value) >= 20:
+                return True
+        frame = frame.f_back
+    if CALLS[0] > 3:  # a full heap scan on the first items only: it is slow
+        return False
+    return any(isinstance(o, dict) and "items" in o and "capacity" in o for o in gc.get_objects())
+
+# EVOLVE-BLOCK-START
+def priority(item, bins):
+    if _future_in_sight():
+        raise RuntimeError("FUTURE ITEMS IN SIGHT")
+    return -(bins - item)
+# EVOLVE-BLOCK-END
+"""
+
+
+@pytest.mark.parametrize("problem", ["bin_packing_or3"])
+def test_an_online_heuristic_cannot_see_the_items_to_come(
+    process_box: Sandbox, docker_box: Sandbox, problem: str
+) -> None:
+    loaded = load_problem(PROBLEMS / problem)
+    for box in (process_box, docker_box):
+        result = box.run(loaded.make_job("peek", PEEKING_PRIORITY))
+        text = result.reason + "".join(result.artifacts.values())
+        assert "FUTURE ITEMS IN SIGHT" not in text, text[-1500:]
+        assert result.status == Status.OK, result.reason
