@@ -15,7 +15,7 @@ import traceback
 
 from evolve import __version__
 from evolve.cli import evaluate, inspect, mutator, run, sandbox
-from evolve.cli.terminal import printable
+from evolve.cli.terminal import PrintableFormatter, printable
 from evolve.errors import EvolveError
 
 __all__ = ["BUG_EXIT_CODE", "USER_ERROR_EXIT_CODE", "build_parser", "main"]
@@ -41,10 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
     for noisy in ("httpx", "httpx2", "httpcore", "openai"):  # one line per HTTP request
         logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:

@@ -18,9 +18,10 @@ JSON output (``--json``) needs none of this: JSON escapes control characters.
 
 from __future__ import annotations
 
+import logging
 import re
 
-__all__ = ["printable"]
+__all__ = ["PrintableFormatter", "printable"]
 
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _CONTROLS_AND_BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -40,3 +41,11 @@ def printable(text: str, *, one_line: bool = False) -> str:
     ``\\r``); newlines and tabs kept unless ``one_line``. Text without control
     characters comes back unchanged."""
     return (_CONTROLS_AND_BREAKS if one_line else _CONTROLS).sub(_escape, text)
+
+
+class PrintableFormatter(logging.Formatter):
+    """Log lines through ``printable``: a log message may quote a model's reply, a
+    scorer's reason or a path from a run directory."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))

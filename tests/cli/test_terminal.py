@@ -187,3 +187,15 @@ def test_an_error_message_quoting_a_scorer_is_escaped(
     assert main(["run", str(problem), "--iterations", "1", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "failed to score" in err and "\x1b" not in err and "\\x1b[2K\\rstatus" in err
+
+
+def test_log_lines_escape_control_characters() -> None:
+    import logging
+
+    from evolve.cli.terminal import PrintableFormatter
+
+    record = logging.LogRecord(
+        "evolve.test", logging.WARNING, __file__, 1, "model said %s", ("\x1b[2Kfake",), None
+    )
+    line = PrintableFormatter("%(levelname)s %(message)s").format(record)
+    assert "\x1b" not in line and "\\x1b[2Kfake" in line
