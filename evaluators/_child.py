@@ -148,18 +148,10 @@ def collect(
     """Read the child's message until it exits; kill its tree on timeout or overflow."""
     chunks: list[bytes] = []
     size = 0
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    watch = child.poll_fd()
-    if watch is not None:
-        poller.register(watch, select.POLLIN)
+    poller, watch = _poller(child, fd, select.POLLIN)
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            _procs.kill_tree(child.pid)
-            raise CandidateTimeout(f"{function}() did not return within {timeout_s:g} s")
-        wait = remaining if watch is not None else min(remaining, 0.01)
-        events = dict(poller.poll(wait * 1000))
+        late = f"{function}() did not return within {timeout_s:g} s"
+        events = _poll(child, poller, watch, deadline, late)
         if events.get(fd, 0) & (select.POLLIN | select.POLLHUP | select.POLLERR):
             chunk = os.read(fd, 1 << 20)
             if not chunk:
@@ -184,20 +176,36 @@ def _drain_nonblocking(fd: int, chunks: list[bytes]) -> None:
             chunks.append(chunk)
 
 
-def _wait_ready(child: Child, fd: int, events: int, deadline: float, timeout_s: float) -> bool:
-    """Wait until ``fd`` is ready (True) or the child has exited (False)."""
+def _poller(child: Child, fd: int, events: int) -> tuple[select.poll, int | None]:
+    """A poll set on ``fd`` and on what tells that the child exited (if anything does)."""
     poller = select.poll()
     poller.register(fd, events)
     watch = child.poll_fd()
     if watch is not None:
         poller.register(watch, select.POLLIN)
+    return poller, watch
+
+
+def _poll(
+    child: Child, poller: select.poll, watch: int | None, deadline: float, late: str
+) -> dict[int, int]:
+    """One wait on ``poller``, bounded by ``deadline``: past it the child's tree is
+    killed and ``CandidateTimeout(late)`` raised. Without an exit fd to watch, waits
+    are short so the caller can check the child itself."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        _procs.kill_tree(child.pid)
+        raise CandidateTimeout(late)
+    wait = remaining if watch is not None else min(remaining, 0.01)
+    return dict(poller.poll(wait * 1000))
+
+
+def _wait_ready(child: Child, fd: int, events: int, deadline: float, timeout_s: float) -> bool:
+    """Wait until ``fd`` is ready (True) or the child has exited (False)."""
+    poller, watch = _poller(child, fd, events)
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            _procs.kill_tree(child.pid)
-            raise CandidateTimeout(f"the candidate did not answer within {timeout_s:g} s")
-        wait = remaining if watch is not None else min(remaining, 0.01)
-        ready = dict(poller.poll(wait * 1000))
+        late = f"the candidate did not answer within {timeout_s:g} s"
+        ready = _poll(child, poller, watch, deadline, late)
         if ready.get(fd, 0):
             return True
         if child.exited():
