@@ -29,6 +29,7 @@ class EventKind(StrEnum):
     # What the controller recorded.
     EDIT_REJECTED = "edit_rejected"  # a proposal gave no child, with why
     DUPLICATE_IN_FLIGHT = "duplicate_in_flight"  # a child's code was being evaluated
+    STALE_DROPPED = "stale_dropped"  # a child over max_staleness, not evaluated
     STOP = "stop"  # a run (or a resumed stretch of it) stopped, with its counters
 
 
@@ -44,7 +45,10 @@ class Program:
     ``status`` is None until the program is scored. ``score`` is the raw value
     of the problem's objective metric; ``fitness`` is the same value oriented so
     that higher is always better (``-score`` for a minimised objective) and is
-    ``None`` for any status other than OK.
+    ``None`` for any status other than OK. ``staleness`` is how many programs
+    the database gained between the child's sampling (its parent and
+    inspirations) and the start of its evaluation: what the pipeline's
+    look-ahead cost it (None for the seed and for programs never evaluated).
     """
 
     id: str
@@ -66,6 +70,7 @@ class Program:
     wall_time_s: float = 0.0
     duplicate_of: str | None = None
     code_hash: str = ""
+    staleness: int | None = None
 
     def __post_init__(self) -> None:
         if not self.code_hash:

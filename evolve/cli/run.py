@@ -37,6 +37,11 @@ class ProgressPrinter:
             f"iteration {progress.next_iteration:>6}  evaluated {progress.evaluations:>6}  "
             f"best {best:>12}  {progress.evals_per_s():6.1f} evals/s  failures {failures}"
         )
+        # Which side is the bottleneck: proposals out, children waiting, evaluations out.
+        line += (
+            f"  proposing {progress.proposing} | queued {progress.queued} "
+            f"| evaluating {progress.evaluating}"
+        )
         if progress.llm_calls:
             line += f"  llm {progress.llm_calls} calls ${progress.cost_usd:.4f}"
         line = printable(line, one_line=True)  # only our own "\r\x1b[2K" may redraw it
@@ -56,6 +61,10 @@ def _limits(args: argparse.Namespace) -> RunLimits:
     return RunLimits(
         evaluations=args.iterations,
         concurrency=args.concurrency,
+        proposals=args.proposals,
+        queue_size=args.queue,
+        max_staleness=args.max_staleness,
+        schedule=args.schedule,
         max_time_s=args.max_time,
         target=args.target,
     )
@@ -134,7 +143,33 @@ def _add_limit_args(parser: argparse.ArgumentParser, iterations_default: int) ->
         help=f"child programs to evaluate (default {iterations_default})",
     )
     parser.add_argument(
-        "--concurrency", type=int, default=2, help="evaluations in flight (default 2)"
+        "--concurrency",
+        type=int,
+        default=None,
+        help="K, evaluations in flight (default 2 locally; on Ray, what the cluster holds)",
+    )
+    parser.add_argument(
+        "--proposals",
+        type=int,
+        default=None,
+        help="M, proposals (LLM calls) in flight at most (default [llm] max_concurrency; "
+        "offline: K); fewer while the queue is full",
+    )
+    parser.add_argument(
+        "--queue", type=int, default=None, help="Q, ready children waiting (default K)"
+    )
+    parser.add_argument(
+        "--max-staleness",
+        type=int,
+        default=None,
+        help="most programs a child's sample may miss when it is evaluated (default 2(K+M))",
+    )
+    parser.add_argument(
+        "--schedule",
+        choices=["pipeline", "coupled"],
+        default="pipeline",
+        help="pipeline: proposals and evaluations apart (default); coupled: each slot "
+        "proposes then evaluates",
     )
     parser.add_argument("--max-time", type=float, default=None, help="stop after this many seconds")
     parser.add_argument(

@@ -1,15 +1,16 @@
 """The controller: the one place where database, mutation, executor and store meet.
 
 It provides the steps of one candidate (draw a parent, breed a child, claim
-its code, evaluate it) and hands them to a schedule (``scheduling``: steady
-or ordered, and every stop condition); what a settled candidate writes is
-``recording``'s. All database and store calls happen on the event-loop thread,
-so neither needs locks.
+its code, evaluate it) and hands them to a schedule (``pipeline``, the
+default; ``scheduling``: coupled or ordered, and every stop condition); what
+a settled candidate writes is ``recording``'s. All database and store calls
+happen on the event-loop thread, so neither needs locks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import Any
 from evolve.config import Problem
 from evolve.database import PopulationDatabase, Sample, normalized_code_hash
 from evolve.edits import EditError, apply_proposal
+from evolve.engine.pipeline import PipelineShape, run_pipeline
 from evolve.engine.recording import RunRecorder
 from evolve.engine.scheduling import Stopper, run_ordered, run_steady
 from evolve.engine.state import (
@@ -52,13 +54,17 @@ class Controller:
         seed: int,
         progress: Progress | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        default_proposals: int | None = None,
     ) -> None:
+        """``default_proposals``: M when the limits name none (the LLM's
+        ``max_concurrency``); without either, M = K."""
         self.problem = problem
         self.store = store
         self.database = database
         self.proposer = proposer
         self.executor = executor
         self.seed = seed
+        self.default_proposals = default_proposals
         self.progress = progress or Progress()
         self.stopper = Stopper(self.progress, problem.spec.objective.maximize)
         self.recorder = RunRecorder(
@@ -115,8 +121,16 @@ class Controller:
         self.progress.evaluations_this_run = 0
         self.stopper.begin(limits)
         self.recorder.set_cadence(limits.commit_every, limits.commit_interval_s)
+        shape = self.shape(limits)
         try:
-            await (run_ordered if limits.ordered else run_steady)(self, self.stopper)
+            # The coupled and ordered schedules take K as a number, read once.
+            if limits.ordered:
+                k = shape.evaluations_in_flight()
+                await run_ordered(self, self.stopper, k, shape.max_proposals, limits.max_staleness)
+            elif limits.schedule == "coupled":
+                await run_steady(self, self.stopper, shape.evaluations_in_flight())
+            else:
+                await run_pipeline(self, self.stopper, shape, self.progress)
         finally:
             self.stopper.end()
             self.commit()
@@ -124,6 +138,13 @@ class Controller:
         self.recorder.stopped()
         self.commit()
         return self.progress
+
+    def shape(self, limits: RunLimits) -> PipelineShape:
+        """K, M, the queue and the staleness cap of a run() call."""
+        fixed = limits.concurrency
+        k: Callable[[], int] = (lambda: fixed) if fixed is not None else self.executor.capacity
+        proposals = limits.proposals or self.default_proposals or k()
+        return PipelineShape(k, proposals, limits.queue_size, limits.max_staleness)
 
     def commit(self) -> None:
         """Write pending records and the checkpoint (atomic)."""
@@ -151,7 +172,7 @@ class Controller:
             self.progress.next_iteration += 1
             sample = self.database.sample()
         self._drawn[iteration] = sample
-        return Draw(iteration, sample, iteration_seed(self.seed, iteration))
+        return Draw(iteration, sample, iteration_seed(self.seed, iteration), len(self.database))
 
     async def breed(self, draw: Draw) -> Pending | Rejection:
         """Propose and apply an edit; a rejection is returned, not recorded yet.
@@ -178,7 +199,7 @@ class Controller:
             model=proposal.model,
             llm_call_id=proposal.llm_call_id,
         )
-        return Pending(child, proposal, parent.fitness)
+        return Pending(child, proposal, parent.fitness, draw.population)
 
     def claim(self, pending: Pending) -> Pending | Duplicate:
         """Reserve the child's code for evaluation, or name the program it duplicates
@@ -192,8 +213,22 @@ class Controller:
         self._reserve(child)
         return pending
 
+    def stamp(self, pending: Pending) -> Pending:
+        """The child's staleness, as its evaluation starts: programs the database
+        gained since its parent and inspirations were sampled."""
+        staleness = len(self.database) - pending.sampled_at
+        child = dataclasses.replace(pending.child, staleness=staleness)
+        return dataclasses.replace(pending, child=child)
+
     async def evaluate(self, pending: Pending) -> EvalResult:
         return await self._run_job(pending.child)
+
+    def drop_stale(self, pending: Pending, cap: int) -> None:
+        """A child over the staleness cap: not evaluated, its iteration settled."""
+        child = pending.child
+        self._drawn.pop(child.iteration, None)
+        self._in_flight.pop(normalized_code_hash(child.code), None)
+        self.recorder.stale(pending, cap)
 
     def settle(self, pending: Pending, result: EvalResult) -> None:
         child = pending.child

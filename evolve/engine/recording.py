@@ -101,6 +101,24 @@ class RunRecorder:
             {"program_id": child.id, "of": original_id},
         )
 
+    def stale(self, pending: Pending, cap: int) -> None:
+        """A child over ``max_staleness`` when its turn came: not evaluated, and
+        not held against its parent or model (the schedule, not the edit, made
+        it stale); the event keeps its LLM call's id."""
+        child = pending.child
+        self.progress.stale_dropped += 1
+        self.store.append_event(
+            EventKind.STALE_DROPPED,
+            child.iteration,
+            {
+                "program_id": child.id,
+                "parent_id": child.parent_ids[0] if child.parent_ids else None,
+                "staleness": child.staleness,
+                "max_staleness": cap,
+                "llm_call_id": child.llm_call_id,
+            },
+        )
+
     def rejected(self, rejection: Rejection) -> None:
         """A proposal that gave no child: recorded with its reason, never dropped."""
         self.progress.rejected_edits += 1

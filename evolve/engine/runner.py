@@ -37,6 +37,9 @@ __all__ = ["RunOptions", "RunOutcome", "resume_run", "sandbox_config", "start_ru
 
 ExecutorKind = Literal["local", "ray"]
 
+# K on this machine when a run names no --concurrency (a cluster's is its capacity).
+DEFAULT_LOCAL_CONCURRENCY = 2
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -46,7 +49,7 @@ class RunOptions:
     sandbox: SandboxKind | None = None  # None: the problem's [sandbox] kind
     executor: ExecutorKind = "local"  # "ray": evaluations as Ray tasks (see executors/ray.py)
     ray_address: str | None = None  # None: start a local Ray instance; "auto" or HOST:PORT
-    concurrency: int = 2
+    concurrency: int | None = 2  # K; None: the executor's (local: 2; Ray: the cluster's)
     deterministic: bool = False  # ordered schedule: same seed, same lineage
     mutation: MutationSettings = field(default_factory=MutationSettings)
 
@@ -70,6 +73,7 @@ def start_run(
     problem = load_problem(problem_path)
     if options.sandbox is None:
         options = dataclasses.replace(options, sandbox=problem.spec.sandbox.kind)
+    limits = _with_k(limits, options.executor)
     objective = problem.spec.objective
     settings = {
         "problem": problem.name,
@@ -125,6 +129,7 @@ def resume_run(
         executor=executor or settings.get("executor", "local"),
         ray_address=ray_address or settings.get("ray_address"),
     )
+    limits = _with_k(limits, options.executor)
     problem = load_problem(store.problem_dir)
     database = PopulationDatabase.restore(
         problem.spec.database, checkpoint["database"], program_lookup=store.get_program
@@ -147,6 +152,14 @@ def resume_run(
     )
 
 
+def _with_k(limits: RunLimits, executor: str) -> RunLimits:
+    """A local run without --concurrency gets the local default; a Ray run keeps
+    None, so K follows the cluster."""
+    if limits.concurrency is None and executor != "ray":
+        return dataclasses.replace(limits, concurrency=DEFAULT_LOCAL_CONCURRENCY)
+    return limits
+
+
 def _executor_for(
     problem: Problem, options: RunOptions, limits: RunLimits, run_dir: Path
 ) -> Executor:
@@ -154,14 +167,21 @@ def _executor_for(
     config = sandbox_config(problem, options.sandbox)
     if options.executor == "ray":
         owns = connect(options.ray_address, num_cpus=os.cpu_count())
-        return RayExecutor(config, limits.concurrency, owns_ray=owns, run_label=Path(run_dir).name)
+        return RayExecutor(
+            config,
+            limits.concurrency,
+            owns_ray=owns,
+            run_label=Path(run_dir).name,
+            resources=problem.spec.resources,
+        )
     if options.executor != "local":
         raise UsageError(f"unknown executor '{options.executor}'; available: local, ray")
+    workers = limits.concurrency or DEFAULT_LOCAL_CONCURRENCY
     try:
-        sandbox = make_sandbox(config, concurrency=limits.concurrency, run_label=Path(run_dir).name)
+        sandbox = make_sandbox(config, concurrency=workers, run_label=Path(run_dir).name)
     except SandboxSetupError as exc:
         raise SandboxUnavailable(str(exc)) from exc
-    return LocalExecutor(sandbox, max_workers=limits.concurrency)
+    return LocalExecutor(sandbox, max_workers=workers)
 
 
 def sandbox_config(problem: Problem, kind: SandboxKind | None) -> SandboxConfig:
@@ -184,8 +204,17 @@ def _drive(
     unsettled: list[dict[str, Any]] | None = None,
 ) -> RunOutcome:
     limits = dataclasses.replace(limits, ordered=options.deterministic)
+    llm = options.mutation.llm or {}
     controller = Controller(
-        problem, store, database, proposer, executor, options.seed, progress, on_progress
+        problem,
+        store,
+        database,
+        proposer,
+        executor,
+        options.seed,
+        progress,
+        on_progress,
+        default_proposals=llm.get("max_concurrency"),
     )
     controller.restore_unsettled(unsettled or [])
     try:

@@ -1,13 +1,15 @@
 """Scheduling: which candidate runs next, how many are in flight, and when to stop.
 
-Two schedules drive the same steps (``Steps``, which the controller provides):
+Three schedules drive the same steps (``Steps``, which the controller provides):
 
-* ``run_steady``: ``concurrency`` slots each run draw -> breed -> claim ->
-  evaluate -> settle, and a slot starts its next candidate as soon as it
-  finishes, so evaluations never wait for a batch.
-* ``run_ordered``: up to ``concurrency`` candidates in flight, but the
-  database is sampled and updated in iteration order, so the same seed gives
-  the same lineage whatever the timing (``--deterministic``).
+* ``evolve.engine.pipeline.run_pipeline`` (the default): proposals and
+  evaluations in two pools with a bounded queue between them.
+* ``run_steady`` (``--schedule coupled``, the older design): ``concurrency``
+  slots each run draw -> breed -> claim -> evaluate -> settle, and a slot
+  starts its next candidate as soon as it finishes.
+* ``run_ordered``: K + M candidates in flight, but the database is sampled
+  and updated in iteration order, so the same seed gives the same lineage
+  whatever the timing (``--deterministic``).
 
 ``Stopper`` holds every stop condition and the reason the run records:
 ``iterations``, ``max_time``, ``target_reached``, ``budget``,
@@ -77,6 +79,10 @@ class Steps(Protocol):
 
     def claim(self, pending: Pending) -> Pending | Duplicate:
         """Reserve the child's code for evaluation, or name what it duplicates."""
+        ...
+
+    def stamp(self, pending: Pending) -> Pending:
+        """``pending`` with its staleness set, as its evaluation starts."""
         ...
 
     async def evaluate(self, pending: Pending) -> EvalResult: ...
@@ -154,6 +160,13 @@ class Stopper:
         finally:
             waiter.cancel()
 
+    def stop_waiter(self) -> asyncio.Future[Any] | None:
+        """A future that completes when the run is told to stop (the caller
+        cancels it), or None when it already was or no run is active."""
+        if self._stopping is None or self._stopping.is_set():
+            return None
+        return asyncio.ensure_future(self._stopping.wait())
+
     async def unless_stopped(self, coroutine: Coroutine[Any, Any, T]) -> T | None:
         """``coroutine``'s result, or None when the run is told to stop first:
         then it is cancelled, with the LLM call it awaits, and given
@@ -217,9 +230,9 @@ class Stopper:
         log.info("LLM budget reached (%s); finishing the evaluations in flight", exc)
 
 
-async def run_steady(steps: Steps, stopper: Stopper) -> None:
-    """``concurrency`` slots, each proposing and evaluating as soon as it is free."""
-    slots = [asyncio.create_task(_slot(steps, stopper)) for _ in range(stopper.limits.concurrency)]
+async def run_steady(steps: Steps, stopper: Stopper, k: int) -> None:
+    """``k`` slots, each proposing and evaluating as soon as it is free."""
+    slots = [asyncio.create_task(_slot(steps, stopper)) for _ in range(k)]
     try:
         await asyncio.gather(*slots)
     finally:
@@ -253,20 +266,31 @@ async def _slot(steps: Steps, stopper: Stopper) -> None:
             stopper.failed()
             continue
         stopper.produced()
+        outcome = steps.stamp(outcome)
         steps.settle(outcome, await steps.evaluate(outcome))
 
 
-async def run_ordered(steps: Steps, stopper: Stopper) -> None:
-    """Deterministic schedule: up to ``concurrency`` candidates in flight, but the
-    database is sampled and updated in iteration order (draw(i) right after
-    settle(i - concurrency)), so the same seed gives the same lineage whatever
-    the timing. A slow evaluation holds back the next launch.
+async def run_ordered(
+    steps: Steps, stopper: Stopper, k: int, proposals: int = 0, max_staleness: int | None = None
+) -> None:
+    """Deterministic schedule: a window of W = K + M candidates (``concurrency``
+    evaluations and ``proposals`` LLM calls in flight at most; W = K when no M
+    is given), but the database is sampled and updated in iteration order
+    (draw(i) right after settle(i - W)), so the same seed, K and M give the
+    same lineage whatever the timing. A slow evaluation holds back the next
+    launch. A child's staleness is at most W - 1 (``max_staleness`` narrows W).
 
     On a stop, the candidates from the first one not yet decided on (still
     proposing, or waiting for its turn to claim) are cancelled; the decided ones
     before it finish and settle. Settled iterations stay a prefix of those
     drawn, which is what a replay of the run reproduces; a resume redoes the
     cancelled ones first, in order, with their samples and seeds."""
+    width = k + proposals
+    if max_staleness is not None:
+        width = max(1, min(width, max_staleness + 1))
+    limit = _Limits(
+        proposals=asyncio.Semaphore(proposals or width), evaluations=asyncio.Semaphore(k)
+    )
     window: deque[tuple[asyncio.Task[Any], _Turn]] = deque()
     settled = 0
     try:
@@ -274,7 +298,7 @@ async def run_ordered(steps: Steps, stopper: Stopper) -> None:
             stopping = stopper.should_stop()  # also notices a target reached by the last settle
             while (
                 not stopping
-                and len(window) < stopper.limits.concurrency
+                and len(window) < width
                 and settled + len(window) < stopper.limits.evaluations
             ):
                 previous = window[-1][1].claimed if window else None
@@ -282,7 +306,7 @@ async def run_ordered(steps: Steps, stopper: Stopper) -> None:
                 # Draw here, not in the task: a task's first step runs later,
                 # after whatever the loop settles meanwhile.
                 task = asyncio.create_task(
-                    _ordered_candidate(steps, stopper, steps.draw(), previous, turn)
+                    _ordered_candidate(steps, stopper, steps.draw(), previous, turn, limit)
                 )
                 window.append((task, turn))
                 stopping = stopper.should_stop()
@@ -309,6 +333,14 @@ async def run_ordered(steps: Steps, stopper: Stopper) -> None:
         await wind_down([task for task, _ in window])
 
 
+@dataclass(frozen=True)
+class _Limits:
+    """How many of the ordered window's candidates may propose, and evaluate, at once."""
+
+    proposals: asyncio.Semaphore
+    evaluations: asyncio.Semaphore
+
+
 @dataclass
 class _Turn:
     """Where a candidate of the ordered schedule is: ``claimed`` is set once the
@@ -325,13 +357,17 @@ async def _ordered_candidate(
     draw: Draw,
     previous: asyncio.Event | None,
     turn: _Turn,
+    limit: _Limits,
 ) -> tuple[Pending, EvalResult] | Rejection | Duplicate:
     """One candidate of the ordered schedule. Dedup decisions are taken in
     iteration order (after the previous candidate's), so they never depend on
     which evaluation finished first."""
     try:
         try:
-            outcome: Outcome = await steps.breed(draw)
+            async with limit.proposals:
+                if stopper.requested:  # the stop came while it waited for a slot
+                    raise asyncio.CancelledError
+                outcome: Outcome = await steps.breed(draw)
         except BudgetExhausted as exc:
             # Stop now, not when the schedule reaches this iteration: earlier
             # candidates may be waiting on calls that never return.
@@ -347,7 +383,9 @@ async def _ordered_candidate(
     if not isinstance(outcome, Pending):
         return outcome
     stopper.launched += 1
-    return outcome, await steps.evaluate(outcome)
+    async with limit.evaluations:
+        outcome = steps.stamp(outcome)
+        return outcome, await steps.evaluate(outcome)
 
 
 async def _cut_undecided(window: deque[tuple[asyncio.Task[Any], _Turn]]) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -30,10 +30,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class RunLimits:
-    """When to stop: whichever comes first."""
+    """When to stop (whichever comes first), and how wide the pipeline is."""
 
     evaluations: int  # children to evaluate in this invocation (seed not counted)
-    concurrency: int = 2
+    concurrency: int | None = 2  # K, evaluations in flight; None: the executor's capacity
+    proposals: int | None = None  # M, proposals in flight at most; None: the proposer's own
+    queue_size: int | None = None  # Q, ready children waiting; None: K
+    max_staleness: int | None = None  # cap on Program.staleness; None: 2 x (K + M)
+    schedule: Literal["pipeline", "coupled"] = "pipeline"
     max_time_s: float | None = None
     target: float | None = None  # objective value (raw, direction-aware)
     commit_interval_s: float = 1.0
@@ -43,8 +47,17 @@ class RunLimits:
     def __post_init__(self) -> None:
         if self.evaluations < 0:
             raise UsageError(f"--iterations must be >= 0, got {self.evaluations}")
-        if self.concurrency < 1:
-            raise UsageError(f"--concurrency must be >= 1, got {self.concurrency}")
+        for flag, value in (
+            ("--concurrency", self.concurrency),
+            ("--proposals", self.proposals),
+            ("--queue", self.queue_size),
+        ):
+            if value is not None and value < 1:
+                raise UsageError(f"{flag} must be >= 1, got {value}")
+        if self.max_staleness is not None and self.max_staleness < 0:
+            raise UsageError(f"--max-staleness must be >= 0, got {self.max_staleness}")
+        if self.schedule not in ("pipeline", "coupled"):
+            raise UsageError(f"--schedule must be pipeline or coupled, got {self.schedule!r}")
 
 
 @dataclass
@@ -57,12 +70,17 @@ class Progress:
     statuses: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
     rejected_edits: int = 0
+    stale_dropped: int = 0  # children over max_staleness, not evaluated
     best_score: float | None = None
     llm_calls: int = 0
     llm_tokens: int = 0
     cost_usd: float = 0.0
     started_at: float = field(default_factory=time.monotonic)
     stop_reason: str = ""
+    # Live only (not saved): the pipeline's occupancy, for the progress line.
+    proposing: int = 0
+    queued: int = 0
+    evaluating: int = 0
 
     def evals_per_s(self) -> float:
         elapsed = time.monotonic() - self.started_at
@@ -75,6 +93,7 @@ class Progress:
             "statuses": dict(self.statuses),
             "duplicates": self.duplicates,
             "rejected_edits": self.rejected_edits,
+            "stale_dropped": self.stale_dropped,
             "best_score": self.best_score,
             "llm_calls": self.llm_calls,
             "llm_tokens": self.llm_tokens,
@@ -90,6 +109,7 @@ class Progress:
             statuses=Counter(state["statuses"]),
             duplicates=state["duplicates"],
             rejected_edits=state["rejected_edits"],
+            stale_dropped=state.get("stale_dropped", 0),
             best_score=state["best_score"],
             llm_calls=state.get("llm_calls", 0),
             llm_tokens=state.get("llm_tokens", 0),
@@ -105,6 +125,7 @@ class Draw:
     iteration: int
     sample: Sample
     seed: int
+    population: int = 0  # programs in the database when the sample was drawn
 
 
 @dataclass(frozen=True)
@@ -133,6 +154,7 @@ class Pending:
     child: Program
     proposal: Proposal
     parent_fitness: float | None
+    sampled_at: int = 0  # programs in the database when its parent was sampled
 
 
 # What a candidate's proposal came to before any evaluation.

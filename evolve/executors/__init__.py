@@ -22,6 +22,11 @@ class Executor(Protocol):
 
     max_workers: int
 
+    def capacity(self) -> int:
+        """How many jobs can run at once now (the pipeline's K when the run
+        names none); a cluster's may change as nodes join and leave."""
+        ...
+
     def submit(self, job: EvalJob) -> Future[EvalResult]: ...
 
     def shutdown(self) -> None: ...

@@ -23,6 +23,9 @@ class LocalExecutor:
         self.max_workers = max_workers
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="evolve-eval")
 
+    def capacity(self) -> int:
+        return self.max_workers
+
     def submit(self, job: EvalJob) -> Future[EvalResult]:
         return self._pool.submit(self.sandbox.run, job)
 

@@ -6,6 +6,9 @@ run, ``checkpoint.json`` the version of its last writer):
 1. ``programs``, ``code``, ``events``, ``llm_calls``.
 2. adds the ``evaluations`` table (one row per sandbox evaluation: peak memory,
    stage reached, wall time); the other tables are unchanged.
+3. adds the nullable ``staleness`` column to ``programs`` (programs the database
+   gained between a child's sampling and the start of its evaluation); older
+   files read it as null.
 
 Evolution rule: a later version only adds tables or nullable columns, never
 renames, retypes or drops one. Readers read every file with the current schema
@@ -39,7 +42,7 @@ __all__ = [
     "row_program",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 PROGRAM_SCHEMA = pa.schema(
     [
@@ -61,6 +64,7 @@ PROGRAM_SCHEMA = pa.schema(
         ("wall_time_s", pa.float64()),
         ("duplicate_of", pa.string()),
         ("code_hash", pa.string()),
+        ("staleness", pa.int32()),  # version 3
     ]
 )
 CODE_SCHEMA = pa.schema([("code_hash", pa.string()), ("code", pa.string())])
@@ -137,6 +141,7 @@ def program_row(p: Program) -> dict[str, Any]:
         "wall_time_s": p.wall_time_s,
         "duplicate_of": p.duplicate_of,
         "code_hash": p.code_hash,
+        "staleness": p.staleness,
     }
 
 
@@ -161,6 +166,7 @@ def row_program(row: dict[str, Any], code: str) -> Program:
         wall_time_s=row["wall_time_s"],
         duplicate_of=row["duplicate_of"],
         code_hash=row["code_hash"],
+        staleness=row.get("staleness"),
     )
 
 

@@ -24,6 +24,15 @@ def run(controller: Controller, **limits: object) -> Progress:
     return asyncio.run(controller.run(RunLimits(**limits)))  # type: ignore[arg-type]
 
 
+# Every schedule the engine has, as RunLimits keywords.
+SCHEDULES: dict[str, dict[str, object]] = {
+    "pipeline": {},
+    "coupled": {"schedule": "coupled"},
+    "ordered": {"ordered": True},
+}
+each_schedule = pytest.mark.parametrize("schedule", list(SCHEDULES))
+
+
 def counting_up(parent: Program, call: int) -> float:
     return float(call + 1)  # every child new: 1, 2, 3, ...
 
@@ -37,11 +46,11 @@ def stop_events(events: list[dict]) -> list[dict]:
     return [e for e in events if e["kind"] == EventKind.STOP]
 
 
-@pytest.mark.parametrize("ordered", [False, True], ids=["steady", "ordered"])
-def test_iterations_stop_after_exactly_that_many_evaluations(tmp_path: Path, ordered: bool) -> None:
+@each_schedule
+def test_iterations_stop_after_exactly_that_many_evaluations(tmp_path: Path, schedule: str) -> None:
     executor = ScoringExecutor()
     controller = make_controller(tmp_path, ScriptedProposer(counting_up), executor)
-    progress = run(controller, evaluations=12, concurrency=3, ordered=ordered)
+    progress = run(controller, evaluations=12, concurrency=3, **SCHEDULES[schedule])
     assert progress.stop_reason == "iterations"
     assert progress.evaluations_this_run == 12 and len(executor.jobs) == 13  # + the seed
     programs, events = stored(controller)
@@ -52,20 +61,29 @@ def test_iterations_stop_after_exactly_that_many_evaluations(tmp_path: Path, ord
     assert checkpoint["unsettled"] == []
 
 
-@pytest.mark.parametrize("ordered", [False, True], ids=["steady", "ordered"])
-def test_target_reached_stops_before_the_iteration_limit(tmp_path: Path, ordered: bool) -> None:
+@each_schedule
+def test_target_reached_stops_before_the_iteration_limit(tmp_path: Path, schedule: str) -> None:
     controller = make_controller(tmp_path, ScriptedProposer(counting_up), ScoringExecutor())
-    progress = run(controller, evaluations=1000, concurrency=2, target=5.0, ordered=ordered)
+    progress = run(controller, evaluations=1000, concurrency=2, target=5.0, **SCHEDULES[schedule])
     assert progress.stop_reason == "target_reached"
     assert progress.best_score is not None and progress.best_score >= 5.0
     assert progress.evaluations_this_run < 20  # stopped at the target, not at 1000
 
 
-def test_a_minimised_target_is_reached_from_above(tmp_path: Path) -> None:
+@each_schedule
+def test_a_minimised_target_is_reached_from_above(tmp_path: Path, schedule: str) -> None:
     down = ScriptedProposer(lambda parent, call: -float(call + 1))
     controller = make_controller(tmp_path, down, ScoringExecutor(), direction="minimize")
-    progress = run(controller, evaluations=1000, concurrency=1, target=-3.0)
-    assert progress.stop_reason == "target_reached" and progress.best_score == -3.0
+    progress = run(controller, evaluations=1000, concurrency=1, target=-3.0, **SCHEDULES[schedule])
+    assert progress.stop_reason == "target_reached"
+    assert progress.best_score is not None and progress.best_score <= -3.0
+    # The coupled schedule stops at the target itself; the others also settle
+    # the children already proposed (queued, or in the ordered window).
+    assert (
+        progress.evaluations_this_run == 3
+        if schedule == "coupled"
+        else 3 <= progress.evaluations_this_run <= 6
+    )
 
 
 def test_max_time_stops_a_run_with_no_iteration_limit_in_reach(tmp_path: Path) -> None:
@@ -79,14 +97,14 @@ def test_max_time_stops_a_run_with_no_iteration_limit_in_reach(tmp_path: Path) -
     assert len(programs) == progress.evaluations  # what was in flight was still recorded
 
 
-@pytest.mark.parametrize("ordered", [False, True], ids=["steady", "ordered"])
-def test_budget_stops_the_run_and_keeps_what_was_evaluated(tmp_path: Path, ordered: bool) -> None:
+@each_schedule
+def test_budget_stops_the_run_and_keeps_what_was_evaluated(tmp_path: Path, schedule: str) -> None:
     def until_spent(parent: Program, call: int) -> float | BaseException:
         return BudgetExhausted("spent $1.00 of $1.00") if call >= 4 else float(call + 1)
 
     executor = ScoringExecutor()
     controller = make_controller(tmp_path, ScriptedProposer(until_spent), executor)
-    progress = run(controller, evaluations=50, concurrency=2, ordered=ordered)
+    progress = run(controller, evaluations=50, concurrency=2, **SCHEDULES[schedule])
     assert progress.stop_reason == "budget"
     assert 1 <= progress.evaluations_this_run <= 4
     programs, events = stored(controller)
@@ -136,7 +154,9 @@ def test_an_interrupt_finishes_what_is_in_flight_and_saves(tmp_path: Path) -> No
     )
     progress = run(controller, evaluations=1000, concurrency=3)
     assert progress.stop_reason == "interrupted"
-    assert 5 <= progress.evaluations_this_run <= 5 + 3  # at most the ones in flight
+    # At most what was under way: K = 3 evaluating, and children proposed
+    # (queue Q = 3, proposals M = 3) that were already paid for.
+    assert 5 <= progress.evaluations_this_run <= 5 + 3 + 3 + 3
     programs, events = stored(controller)
     assert len(programs) == progress.evaluations
     assert [e["payload"]["stop_reason"] for e in stop_events(events)] == ["interrupted"]

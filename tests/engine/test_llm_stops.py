@@ -57,6 +57,8 @@ def start(problem: Path, server: MutatorServer, out: Path, *extra: str) -> subpr
             "1000",
             "--concurrency",
             "2",
+            "--proposals",
+            "2",
             "--out",
             str(out),
             *extra,
@@ -79,24 +81,25 @@ def finish(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
         pytest.fail(f"the run did not exit within {timeout:.0f} s\nstdout:\n{out}\nstderr:\n{err}")
 
 
-def check_cancelled(run_dir: Path, reason: str) -> None:
-    """Both slots' calls were cancelled and recorded; their iterations are unsettled."""
+def check_cancelled(run_dir: Path, reason: str, unsettled: int = 2) -> None:
+    """Both calls (M = 2) were cancelled and recorded; their iterations, and the
+    ``unsettled`` ones drawn in all, are left for a resume."""
     store = RunStore.open(run_dir)
     calls = store.read_table("llm_calls").to_pylist()
-    assert len(calls) == 2, calls  # one per slot; no call ever got an answer
+    assert len(calls) == 2, calls  # M = 2 in flight; no call ever got an answer
     assert all(c["error"].startswith("cancelled") for c in calls), calls
     assert all(c["cost_usd"] == 0 and c["latency_s"] < HANG_S / 2 for c in calls)
     checkpoint = store.load_checkpoint()
     assert checkpoint is not None
     assert checkpoint["controller"]["stop_reason"] == reason
     assert checkpoint["controller"]["rejected_edits"] == 0
-    assert sorted(u["iteration"] for u in checkpoint["unsettled"]) == [1, 2]
+    assert sorted(u["iteration"] for u in checkpoint["unsettled"]) == list(range(1, unsettled + 1))
     events = store.load_events()
     assert not [e for e in events if e["kind"] == EventKind.EDIT_REJECTED]
     assert [e["payload"]["stop_reason"] for e in events if e["kind"] == EventKind.STOP] == [reason]
 
 
-@pytest.mark.parametrize("schedule", [(), ("--deterministic",)], ids=["steady", "ordered"])
+@pytest.mark.parametrize("schedule", [(), ("--deterministic",)], ids=["pipeline", "ordered"])
 def test_max_time_ends_a_run_whose_endpoint_hangs(tmp_path: Path, schedule: tuple[str]) -> None:
     problem = write_problem(tmp_path / "tiny")
     with hanging_server() as server:
@@ -108,7 +111,8 @@ def test_max_time_ends_a_run_whose_endpoint_hangs(tmp_path: Path, schedule: tupl
     assert proc.returncode == 0, err
     assert "stopped: max_time" in out, out
     assert 5 <= elapsed < EXIT_BOUND_S
-    check_cancelled(tmp_path / "run", "max_time")
+    # The ordered schedule's window is K + M = 4: two more drawn, waiting for a slot.
+    check_cancelled(tmp_path / "run", "max_time", unsettled=4 if schedule else 2)
 
 
 def test_one_ctrl_c_ends_a_run_whose_endpoint_hangs(tmp_path: Path) -> None:

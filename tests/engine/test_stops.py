@@ -33,7 +33,21 @@ EVAL_S = 0.5  # how long the evaluation in flight at the stop takes
 
 pytestmark = pytest.mark.timeout(120)  # a safety net; the bound above is what fails
 
-ORDERED = pytest.mark.parametrize("ordered", [False, True], ids=["steady", "ordered"])
+# Every schedule, as RunLimits keywords; M = 2 proposals and K = 3 evaluations,
+# so each leaves 2 proposals hanging once the first child is being evaluated.
+SCHEDULES: dict[str, dict[str, Any]] = {
+    "pipeline": {"proposals": 2},
+    "coupled": {"schedule": "coupled"},
+    "ordered": {"ordered": True, "proposals": 2},
+}
+ORDERED = pytest.mark.parametrize("schedule", list(SCHEDULES))
+
+
+def waiting_in_window(schedule: str) -> int:
+    """Iterations the ordered schedule drew that wait for a proposal slot (its
+    window is K + M = 5: the child, 2 hanging proposals, 2 waiting); they are
+    unsettled too."""
+    return 2 if schedule == "ordered" else 0
 
 
 def first_then_hang(value: float = 1.0) -> Callable[[Program, int], Step]:
@@ -95,20 +109,28 @@ def check_stopped_cleanly(
 
 
 @ORDERED
-def test_max_time_stops_a_run_whose_proposals_hang(tmp_path: Path, ordered: bool) -> None:
+def test_max_time_stops_a_run_whose_proposals_hang(tmp_path: Path, schedule: str) -> None:
     proposer = ScriptedProposer(first_then_hang())
     controller = make_controller(tmp_path, proposer, ScoringExecutor(delay_s=EVAL_S))
     progress, elapsed = run_bounded(
-        controller, evaluations=1000, concurrency=3, max_time_s=0.2, ordered=ordered
+        controller, evaluations=1000, concurrency=3, max_time_s=0.2, **SCHEDULES[schedule]
     )
     assert elapsed < STOP_BOUND_S
-    check_stopped_cleanly(controller, proposer, progress, "max_time", 1.0, cancelled=2)
+    check_stopped_cleanly(
+        controller,
+        proposer,
+        progress,
+        "max_time",
+        1.0,
+        cancelled=2,
+        unsettled_extra=waiting_in_window(schedule),
+    )
 
 
 @ORDERED
 @pytest.mark.parametrize("caller", ["loop", "thread"])
 def test_a_stop_request_cancels_hanging_proposals(
-    tmp_path: Path, ordered: bool, caller: str
+    tmp_path: Path, schedule: str, caller: str
 ) -> None:
     """``request_stop`` is what Ctrl-C and SIGTERM call, on the event loop; a
     notebook may call it from another thread."""
@@ -122,45 +144,69 @@ def test_a_stop_request_cancels_hanging_proposals(
             threading.Thread(target=controller.request_stop, args=("interrupted",)).start()
 
     progress, elapsed = run_bounded(
-        controller, during=stop, evaluations=1000, concurrency=3, ordered=ordered
+        controller, during=stop, evaluations=1000, concurrency=3, **SCHEDULES[schedule]
     )
     assert elapsed < STOP_BOUND_S
-    check_stopped_cleanly(controller, proposer, progress, "interrupted", 1.0, cancelled=2)
+    check_stopped_cleanly(
+        controller,
+        proposer,
+        progress,
+        "interrupted",
+        1.0,
+        cancelled=2,
+        unsettled_extra=waiting_in_window(schedule),
+    )
 
 
 @ORDERED
-def test_a_spent_budget_cancels_the_proposals_still_waiting(tmp_path: Path, ordered: bool) -> None:
+def test_a_spent_budget_cancels_the_proposals_still_waiting(tmp_path: Path, schedule: str) -> None:
     # Proposal 0 gives a child, 1 hangs, 2 finds the budget spent.
     def script(parent: Program, call: int) -> Step:
         return {0: 1.0, 2: BudgetExhausted("spent $1.00 of $1.00")}.get(call, HANG)
 
     proposer = ScriptedProposer(script)
     controller = make_controller(tmp_path, proposer, ScoringExecutor(delay_s=EVAL_S))
-    progress, elapsed = run_bounded(controller, evaluations=1000, concurrency=3, ordered=ordered)
+    progress, elapsed = run_bounded(
+        controller, evaluations=1000, concurrency=3, **SCHEDULES[schedule]
+    )
     assert elapsed < STOP_BOUND_S
     # The proposal that met the spent budget is unsettled too (it was drawn).
     check_stopped_cleanly(
-        controller, proposer, progress, "budget", 1.0, cancelled=1, unsettled_extra=1
+        controller,
+        proposer,
+        progress,
+        "budget",
+        1.0,
+        cancelled=1,
+        unsettled_extra=1 + waiting_in_window(schedule),
     )
 
 
 @ORDERED
 def test_reaching_the_target_cancels_the_proposals_still_waiting(
-    tmp_path: Path, ordered: bool
+    tmp_path: Path, schedule: str
 ) -> None:
     proposer = ScriptedProposer(first_then_hang(value=5.0))
     controller = make_controller(tmp_path, proposer, ScoringExecutor(delay_s=EVAL_S))
     progress, elapsed = run_bounded(
-        controller, evaluations=1000, concurrency=3, target=5.0, ordered=ordered
+        controller, evaluations=1000, concurrency=3, target=5.0, **SCHEDULES[schedule]
     )
     assert elapsed < STOP_BOUND_S
-    check_stopped_cleanly(controller, proposer, progress, "target_reached", 5.0, cancelled=2)
+    check_stopped_cleanly(
+        controller,
+        proposer,
+        progress,
+        "target_reached",
+        5.0,
+        cancelled=2,
+        unsettled_extra=waiting_in_window(schedule),
+    )
 
 
 def test_a_resume_redoes_the_cancelled_iterations_first(tmp_path: Path) -> None:
     proposer = ScriptedProposer(first_then_hang())
     controller = make_controller(tmp_path, proposer, ScoringExecutor(delay_s=EVAL_S))
-    run_bounded(controller, evaluations=1000, concurrency=3, max_time_s=0.2)
+    run_bounded(controller, evaluations=1000, concurrency=3, proposals=2, max_time_s=0.2)
     store = RunStore.open(controller.store.root)
     checkpoint = store.load_checkpoint()
     assert checkpoint is not None

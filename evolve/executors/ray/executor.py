@@ -32,13 +32,14 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+from evolve.executors.ray.capacity import ClusterCapacity
 from evolve.executors.ray.reaper import reap_on_every_node
 from evolve.executors.ray.worker import WorkerReply, WorkerSandbox, evaluate_job
 from sandboxes.docker.image import docker_client
 from sandboxes.docker.reaper import reap_orphans
 from sandboxes.envelope import error_result
 from sandboxes.factory import SandboxConfig
-from sandboxes.job import EvalJob, EvalResult
+from sandboxes.job import EvalJob, EvalResult, Resources
 
 __all__ = ["SLOT_RESOURCE", "RayExecutor", "connect"]
 
@@ -68,6 +69,10 @@ class RayExecutor:
     """Up to ``max_workers`` jobs in flight on Ray; each worker builds the sandbox
     ``sandbox`` names (``run_label`` as for :func:`sandboxes.factory.make_sandbox`).
 
+    ``capacity()`` is ``max_workers`` when given; with ``max_workers=None`` it
+    follows the cluster: how many jobs of ``resources`` its alive nodes hold
+    (``evolve.executors.ray.capacity``).
+
     ``worker`` is the function Ray runs per job (default
     :func:`~evolve.executors.ray.worker.evaluate_job`); tests wrap it to count
     attempts or to kill a worker mid-evaluation.
@@ -76,14 +81,15 @@ class RayExecutor:
     def __init__(
         self,
         sandbox: SandboxConfig,
-        max_workers: int,
+        max_workers: int | None,
         owns_ray: bool = False,
         worker: Callable[[WorkerSandbox, EvalJob], WorkerReply] = evaluate_job,
         run_label: str = "",
+        resources: Resources | None = None,
     ) -> None:
         import ray
 
-        if max_workers < 1:
+        if max_workers is not None and max_workers < 1:
             raise ValueError(f"max_workers must be >= 1, got {max_workers}")
         if not ray.is_initialized():
             raise RuntimeError(
@@ -91,7 +97,11 @@ class RayExecutor:
             )
         self.sandbox = sandbox
         self.spec = WorkerSandbox(sandbox, run_label)
-        self.max_workers = max_workers
+        self._cluster = ClusterCapacity(
+            ray.cluster_resources, resources or Resources(), SLOT_RESOURCE
+        )
+        self.max_workers = max_workers if max_workers is not None else self._cluster()
+        self._fixed = max_workers is not None
         self.nodes: Counter[str] = Counter()  # node id -> evaluations it returned
         self._owns_ray = owns_ray
         # max_calls=0 (never retire a worker), said outright: a worker and its warm
@@ -119,6 +129,12 @@ class RayExecutor:
         if self._slots:
             options["resources"] = {SLOT_RESOURCE: 1}
         return options
+
+    def capacity(self) -> int:
+        if self._fixed:
+            return self.max_workers
+        self.max_workers = self._cluster()
+        return self.max_workers
 
     def submit(self, job: EvalJob) -> Future[EvalResult]:
         future: Future[EvalResult] = Future()
