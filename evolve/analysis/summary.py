@@ -4,6 +4,7 @@ finished run and on one that is still being written."""
 from __future__ import annotations
 
 import json
+import statistics
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,10 @@ def run_summary(run_dir: Path, top: int = 5) -> dict[str, Any]:
             call["model"], {"calls": 0, "errors": 0, "tokens": 0, "cost_usd": 0.0}
         )
         entry["calls"] += 1
-        entry["errors"] += call["error"] is not None
-        entry["tokens"] += call["prompt_tokens"] + call["completion_tokens"]
-        entry["cost_usd"] += call["cost_usd"]
+        entry["errors"] += _failed(call)
+        entry["tokens"] += (call["prompt_tokens"] or 0) + (call["completion_tokens"] or 0)
+        entry["cost_usd"] += call["cost_usd"] or 0.0
+    staleness = [r["staleness"] for r in evaluated if r.get("staleness") is not None]
     return {
         "run_dir": str(run_dir),
         "problem": settings.get("problem"),
@@ -52,11 +54,17 @@ def run_summary(run_dir: Path, top: int = 5) -> dict[str, Any]:
         "programs_per_island": {str(k): v for k, v in sorted(islands.items())},
         "seed_score": seed["score"] if seed else None,
         "best_score": scored[0]["score"] if scored else None,
+        "staleness": {
+            "median": statistics.median(staleness) if staleness else None,
+            "max": max(staleness) if staleness else None,
+            "dropped": event_counts.get(EventKind.STALE_DROPPED, 0),
+        },
         "llm": {
             "calls": len(calls),
-            "errors": sum(c["error"] is not None for c in calls),
-            "tokens": sum(c["prompt_tokens"] + c["completion_tokens"] for c in calls),
-            "cost_usd": sum(c["cost_usd"] for c in calls),
+            "errors": sum(_failed(c) for c in calls),
+            "cancelled": sum(_cancelled(c) for c in calls),
+            "tokens": sum(m["tokens"] for m in by_model.values()),
+            "cost_usd": sum(m["cost_usd"] for m in by_model.values()),
             "by_model": by_model,
         },
         "stop_reason": checkpoint.get("controller", {}).get("stop_reason", ""),
@@ -73,6 +81,15 @@ def run_summary(run_dir: Path, top: int = 5) -> dict[str, Any]:
     }
 
 
+def _cancelled(call: dict[str, Any]) -> bool:
+    """A call a stop cancelled: recorded, but no failure of the endpoint."""
+    return bool(call["error"]) and str(call["error"]).startswith("cancelled")
+
+
+def _failed(call: dict[str, Any]) -> bool:
+    return call["error"] is not None and not _cancelled(call)
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """Human-readable rendering of ``run_summary``."""
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary["statuses"].items()))
@@ -86,11 +103,17 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"seed score {_fmt(summary['seed_score'])}",
         f"best score {_fmt(summary['best_score'])}",
     ]
+    stale = summary["staleness"]
+    if stale["median"] is not None:
+        lines.append(
+            f"staleness  median {stale['median']:g}, max {stale['max']} programs behind "
+            f"when evaluated; {stale['dropped']} children over the cap dropped"
+        )
     llm = summary["llm"]
     if llm["calls"]:
         lines.append(
-            f"llm        {llm['calls']} calls ({llm['errors']} failed), {llm['tokens']} tokens, "
-            f"${llm['cost_usd']:.4f}"
+            f"llm        {llm['calls']} calls ({llm['errors']} failed, {llm['cancelled']} "
+            f"cancelled by a stop), {llm['tokens']} tokens, ${llm['cost_usd']:.4f}"
         )
         for model, m in sorted(llm["by_model"].items()):
             lines.append(

@@ -22,8 +22,8 @@ call is out while it evaluates. Here the two sides are apart:
 * **Staleness**: a child's parent and inspirations were sampled before the
   results of the candidates ahead of it came in. Each child records how many
   programs the database gained between its sampling and the start of its
-  evaluation (``Program.staleness``). No proposal starts while ``max_staleness``
-  candidates are already ahead of it, and a child that still exceeds the cap
+  evaluation (``Program.staleness``). No proposal starts while more than
+  ``max_staleness`` candidates are ahead of it, and a child that still exceeds the cap
   when its turn comes (children drawn later overtook it) is not evaluated
   (``stale_dropped`` event): the cap is a bound, not a target.
 
@@ -132,7 +132,7 @@ class _Pipeline:
         return (
             len(self.proposing) < self.shape.max_proposals
             and len(self.proposing) + len(self.queue) < self.wanted_on_the_way()
-            and self.ahead() < self.shape.staleness_cap()
+            and self.ahead() <= self.shape.staleness_cap()
             and not self.stopper.should_stop()
         )
 
