@@ -236,13 +236,13 @@ class _Pipeline:
                 if stop is not None:
                     stop.cancel()
             # Results first: a settled evaluation frees its code before the
-            # proposals that finished with it are checked for duplicates.
-            for task in done:
-                if task in self.evaluating:
-                    self.evaluation_done(task)
-            for task in done:
-                if task in self.proposing:
-                    self.proposal_done(task)
+            # proposals that finished with it are checked for duplicates. Each
+            # side in the order it started (dicts keep it), never a set's order,
+            # so the earlier of two equal children is the one evaluated.
+            for task in [t for t in self.evaluating if t in done]:
+                self.evaluation_done(task)
+            for task in [t for t in self.proposing if t in done]:
+                self.proposal_done(task)
 
     async def abandon(self) -> None:
         """On an error or a cancellation of the run: cancel both sides."""
