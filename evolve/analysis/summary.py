@@ -21,7 +21,7 @@ def run_summary(run_dir: Path, top: int = 5) -> dict[str, Any]:
     settings = store.settings
     rows = store.read_table("programs").to_pylist()
     events = store.read_table("events").to_pylist()
-    checkpoint = store.load_checkpoint() or {}
+    checkpoint = store.load_checkpoint(database=False) or {}
     evaluated = [r for r in rows if r["duplicate_of"] is None]
     statuses = Counter(r["status"] for r in evaluated)
     maximize = store.maximize

@@ -1,5 +1,6 @@
 """Population database: islands of MAP-Elites cells, an archive, parent sampling,
-migration, resets and checkpoints.
+migration, resets and checkpoints (full snapshots, and a journal of the changes since
+one that makes a checkpoint incremental).
 
 The controller needs only ``PopulationDatabase``, ``DatabaseConfig``, ``Sample``
 and the event types; the policy modules are public for tests and new strategies.

@@ -3,7 +3,8 @@
 A thin facade. It owns the program table, the islands, the archive, the
 seeded generator and the counters; the policies live beside it (selection,
 inspirations, migration, reset, binning), so a new strategy never grows this
-file. Checkpoints are in ``snapshot``.
+file. Checkpoints are in ``snapshot`` (full states) and ``journal`` (what
+changed since one, so a checkpoint costs what changed, not the population).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from evolve.database import journal as journals
 from evolve.database import snapshot as snapshots
 from evolve.database.archipelago import Archipelago
 from evolve.database.codehash import normalized_code_hash
@@ -72,6 +74,9 @@ class PopulationDatabase:
         self._best: int | None = None
         self._best_program: Program | None = None
         self._cursor = 0  # next island of round-robin sampling
+        # Off until a checkpointer first takes it (``take_journal``): a database
+        # nobody checkpoints incrementally must not grow a list per add.
+        self._journal: journals.Journal | None = None
 
     def _key_of(self, idx: int) -> SortKey:
         t = self._table
@@ -94,6 +99,15 @@ class PopulationDatabase:
         below every valid one. Cost: O(log n) per placement, plus O(max_migrants)
         when a migration is due and O(islands) for a reset.
         """
+        journal = self._journal
+        if journal is None:
+            return self._add(program)
+        before = journal.before()
+        events = self._add(program)
+        journal.record({"op": "add", "id": program.id}, before)
+        return events
+
+    def _add(self, program: Program) -> list[Event]:
         table = self._table
         if program.status is None:
             raise ValueError(f"program {program.id} is not scored yet; score it before adding it")
@@ -137,13 +151,21 @@ class PopulationDatabase:
         """Migrate out of ``island`` now, as if its generation had reached the interval."""
         self._check_island(island)
         events: list[Event] = []
+        journal = self._journal
+        before = journal.before() if journal is not None else {}
         self._world.migrate(self._islands[island], events)
+        if journal is not None:
+            journal.record({"op": "migrate", "island": island}, before)
         return events
 
     def reset(self) -> list[Event]:
         """Reset the weaker half of the islands now (see ``reset_interval``)."""
         events: list[Event] = []
+        journal = self._journal
+        before = journal.before() if journal is not None else {}
         self._world.reset(events)
+        if journal is not None:
+            journal.record({"op": "reset"}, before)
         return events
 
     # ----- sampling ------------------------------------------------------------------
@@ -290,6 +312,24 @@ class PopulationDatabase:
             self._best,
         )
 
+    def take_journal(self) -> list[dict[str, Any]] | None:
+        """The changes since the last call, as JSON entries (see ``evolve.database.journal``).
+
+        None on the first call: nothing was journalled before it, so the caller
+        must take a full ``snapshot`` now (before any other call) and replay
+        later entries on it. O(entries): this is what makes a checkpoint
+        incremental.
+        """
+        if self._journal is None:
+            self._journal = journals.Journal(self._rng)
+            return None
+        return self._journal.take()
+
+    def position(self) -> dict[str, Any]:
+        """What ``sample`` changes between journalled calls: the generator and the
+        round-robin cursor (a replay ends by setting them)."""
+        return {"rng": self._rng.bit_generator.state, "cursor": self._cursor}
+
     @classmethod
     def restore(
         cls,
@@ -301,12 +341,37 @@ class PopulationDatabase:
     ) -> PopulationDatabase:
         """Rebuild the database that wrote ``state``.
 
+        ``state`` is a ``snapshot``, or a journalled state (a base snapshot, the
+        entries taken after it and the final ``position``): the base is restored
+        and each entry's call repeated on it, with the program it names.
         Give ``programs`` (id -> Program, from the run store) to keep programs
         in memory, or ``program_lookup`` to fetch them on demand; the snapshot
         itself carries all the metadata the database needs. With the same
         ``config``, the result returns the same samples and events as the
         original would for the same later calls.
         """
+        if isinstance(state.get("base"), str):
+            raise ValueError(
+                "this is checkpoint.json's reference to the database files, not a database "
+                "state: read the checkpoint with RunStore.load_checkpoint(), which resolves it"
+            )
+        if not journals.is_journalled(state):
+            return cls._restore_snapshot(config, state, programs, program_lookup)
+        db = cls._restore_snapshot(config, state["base"], programs, program_lookup)
+        fetch = program_lookup or _fetch_from(programs or {})
+        journals.replay(state["replay"], db._rng, fetch, db.add, db.migrate, db.reset)
+        db._rng.bit_generator.state = dict(state["rng"])
+        db._cursor = int(state["cursor"])
+        return db
+
+    @classmethod
+    def _restore_snapshot(
+        cls,
+        config: DatabaseConfig,
+        state: Mapping[str, Any],
+        programs: Mapping[str, Program] | None,
+        program_lookup: Callable[[str], Program] | None,
+    ) -> PopulationDatabase:
         saved = snapshots.load(config, state, programs, program_lookup)
         db = cls.__new__(cls)
         db._setup(config, saved.rng, saved.table)
@@ -315,3 +380,14 @@ class PopulationDatabase:
         db._world.protected = saved.best
         snapshots.restore_places(saved, db._islands, db._archive)
         return db
+
+
+def _fetch_from(programs: Mapping[str, Program]) -> Callable[[str], Program]:
+    def fetch(program_id: str) -> Program:
+        if program_id not in programs:
+            raise ValueError(
+                f"the database journal names program {program_id!r}, missing from the run store"
+            )
+        return programs[program_id]
+
+    return fetch

@@ -20,7 +20,7 @@ from evolve.engine.scoring import as_duplicate, scored_program
 from evolve.engine.state import Pending, Progress, Rejection
 from evolve.mutation import Proposer
 from evolve.records import EventKind, Program
-from evolve.store import RunStore
+from evolve.store import DatabaseCommit, RunStore
 from sandboxes.job import EvalResult
 
 __all__ = ["RunRecorder"]
@@ -143,19 +143,30 @@ class RunRecorder:
     # -- committing -----------------------------------------------------------------
 
     def commit(self) -> None:
-        """Write pending records and the checkpoint (atomic)."""
+        """Write pending records and the checkpoint (atomic).
+
+        The database goes in as its journal since the last commit (the store
+        appends it to a delta log and only now and then asks for a full
+        snapshot), so a commit costs what changed, not the population's size.
+        """
         for call in self.proposer.drain_calls():
             self.store.append_llm_call(call.to_dict())
             self.progress.llm_calls += 1
             self.progress.llm_tokens += call.prompt_tokens + call.completion_tokens
             self.progress.cost_usd += call.cost_usd
+        database = self.database
         self.store.commit(
             {
-                "database": self.database.snapshot(),
                 "controller": self.progress.to_state(),
                 "proposer": self.proposer.snapshot(),
                 "unsettled": self._unsettled(),
-            }
+            },
+            database=DatabaseCommit(
+                journal=database.take_journal(),
+                position=database.position(),
+                programs=len(database),
+                snapshot=database.snapshot,
+            ),
         )
         self._uncommitted = 0
         self._last_commit = time.monotonic()

@@ -13,6 +13,13 @@ A crash (``kill -9``, power loss) can leave:
   interrupted before its checkpoint. Removed; the parts it copied are intact.
 * parts a named merge covers: the process died after the checkpoint named the
   merge but before deleting them. Removed; the merged file holds their rows.
+* bytes of the database's delta log past the length the checkpoint committed
+  (an append whose checkpoint was never written): cut off, with a warning; the
+  programs they journalled are in segments the checkpoint does not name either,
+  so both are redone.
+* a database base and delta log the checkpoint does not name: a new base whose
+  checkpoint was never written, or an old pair whose deletion the crash
+  interrupted. Removed (``evolve.store.database_log``).
 
 Everything the checkpoint names must exist and read: segments are fsynced and
 renamed before the checkpoint names them, so a missing or torn committed file
@@ -38,6 +45,7 @@ import pyarrow.parquet as pq
 
 from evolve.errors import StoreError
 from evolve.records import code_hash
+from evolve.store.database_log import DatabaseLog
 from evolve.store.files import compact_name, number_of, part_name, range_of
 from evolve.store.integrity import check_code, read_parquet
 from evolve.store.manifest import Manifest
@@ -60,9 +68,9 @@ def _check_readable(path: Path) -> None:
         raise _Damaged(f"{path}: committed segment is unreadable ({exc})") from exc
 
 
-def repair(root: Path, manifest: Manifest) -> None:
-    """Bring ``root`` back to exactly what its checkpoint's ``manifest`` names
-    (see the module docstring)."""
+def repair(root: Path, manifest: Manifest, database: DatabaseLog | None = None) -> None:
+    """Bring ``root`` back to exactly what its checkpoint's ``manifest`` (and the
+    ``database`` files it names) hold (see the module docstring)."""
     # Files being written when the run died: RUN/.tmp/* (and, from runs of
     # earlier versions, .NAME.tmp beside their final name).
     for tmp in [*root.glob(".tmp/*"), *root.glob(".*.tmp"), *root.glob("*/.*.tmp")]:
@@ -100,6 +108,8 @@ def repair(root: Path, manifest: Manifest) -> None:
             "directory was copied while a run wrote to it: restore it from a backup "
             "(or copy a stopped run)"
         ) from exc
+    if database is not None:
+        database.repair()
     _verify(root, manifest)
 
 

@@ -10,7 +10,12 @@ Layout::
       evaluations/      one row per sandbox evaluation: peak memory, stage, wall time
       events/           migrations, rejected edits, resets, stops, ...
       llm_calls/        one row per LLM call: model, tokens, cost, latency
-      checkpoint.json   database + controller state, and the manifest of committed files
+      database/         the database's checkpoint: base-NNNNNN.json (a full snapshot,
+                        rewritten rarely) and delta-NNNNNN.jsonl (append-only journal
+                        of the changes since it); see ``evolve.store.database_log``
+      checkpoint.json   controller state, the committed length of the database's
+                        delta log (schema >= 4; before: the whole database state
+                        inline), and the manifest of committed files
 
 Each table folder holds ``part-NNNNNN.parquet`` (one per commit that had rows
 for it) and ``compact-AAAAAA-BBBBBB.parquet`` (parts AAAAAA..BBBBBB merged into
@@ -26,13 +31,23 @@ duplicated. Files are written in ``RUN/.tmp/`` and renamed into their table
 folder, so a folder holds only complete Parquet files, readable by pandas,
 pyarrow, polars and DuckDB while the run is live.
 
+Why the database state is not in checkpoint.json itself: it is O(programs),
+and rewriting it at every commit made a commit's cost grow with the run. A
+commit now appends the database's new journal entries to the delta log and
+names its new length; a full base is written only when the log outgrows a
+quarter of the programs (``database_log``), so a commit costs what changed.
+
 Public reading API (stable; the notebook, report and export build on it):
 ``RunStore.open``, ``settings``, ``problem_dir``, ``load_checkpoint``,
 ``read_table(table, columns=None)`` (a ``pyarrow.Table``; any table of ``TABLES``),
 ``load_programs``, ``load_events``, ``get_program``, ``read_segment``.
 Added with schema 2: ``refresh()`` (a reader opened on a live run re-reads the
 manifest; ``read_table`` does so by itself when a merge removed a file it
-knew) and ``append_evaluation``.
+knew) and ``append_evaluation``. With schema 4, ``load_checkpoint()``'s
+``"database"`` is still a state ``PopulationDatabase.restore`` takes (it is
+resolved from the base and delta files: O(programs), as the inline state was
+to parse); ``load_checkpoint(database=False)`` leaves the small reference,
+and ``commit(..., database=DatabaseCommit(...))`` writes it incrementally.
 
 Every read verifies the Parquet page checksums, and every ``Program`` read back
 (``get_program``, ``load_programs``) has its text hashed again against its
@@ -54,6 +69,7 @@ import pyarrow as pa
 
 from evolve.errors import StoreError
 from evolve.records import Program
+from evolve.store.database_log import DatabaseCommit, DatabaseLog, Staged, is_reference
 from evolve.store.files import (
     compact_name,
     fsync_dir,
@@ -112,6 +128,7 @@ class RunStore:
         self.manifest = Manifest(TABLES)
         self._known_code: set[str] | None = None
         self._lookup = ProgramLookup(self.root, self.manifest)
+        self._database = DatabaseLog(self.root)
         # Opened without repair and never committed: a reader, which may refresh
         # its manifest from a live run's checkpoint.
         self._reader = False
@@ -167,7 +184,7 @@ class RunStore:
         if repair:
             version = max(
                 int(store.settings.get("schema_version", 1)),
-                int((store.load_checkpoint() or {}).get("schema_version", 1)),
+                int((store.load_checkpoint(database=False) or {}).get("schema_version", 1)),
             )
             if version > SCHEMA_VERSION:
                 raise StoreError(
@@ -175,13 +192,15 @@ class RunStore:
                     f"evolve's ({SCHEMA_VERSION}); upgrade evolve to resume it "
                     "(reading it works: unknown columns are left out)"
                 )
-            repair_run_dir(store.root, store.manifest)
+            repair_run_dir(store.root, store.manifest, store._database)
         return store
 
     def refresh(self) -> None:
         """Re-read the checkpoint's manifest of committed files (a reader of a
         live run sees what was committed since; a writer never needs this)."""
-        self.manifest.load(self.load_checkpoint() or {})
+        checkpoint = self.load_checkpoint(database=False) or {}
+        self.manifest.load(checkpoint)
+        self._database.load(checkpoint.get("database"))
         self._lookup.reindex()
 
     @property
@@ -241,8 +260,16 @@ class RunStore:
         """One LLM call record (fields of ``evolve.mutation.llm.calls.LLMCall``)."""
         self._pending["llm_calls"].append({name: call.get(name) for name in LLM_CALL_SCHEMA.names})
 
-    def commit(self, checkpoint: dict[str, Any]) -> None:
-        """Write pending records as new segments, then the checkpoint naming them."""
+    def commit(self, checkpoint: dict[str, Any], database: DatabaseCommit | None = None) -> None:
+        """Write pending records as new segments, then the checkpoint naming them.
+
+        ``database``: the database's changes since the previous commit; they are
+        appended to its delta log (or, now and then, a new base is written) and
+        the checkpoint's ``"database"`` names them. Without it the checkpoint
+        keeps naming what it named (or holds the ``"database"`` given inline).
+        """
+        if database is not None and "database" in checkpoint:
+            raise ValueError("give the database state inline or as a DatabaseCommit, not both")
         self._reader = False  # its own commits are now the truth: never refresh
         written: set[Path] = set()
         for table in TABLES:
@@ -260,7 +287,17 @@ class RunStore:
         for directory in written | {self.root / t for t in merged}:
             fsync_dir(directory)  # the renames above are durable before the checkpoint
         state = {"schema_version": SCHEMA_VERSION, **self.manifest.to_checkpoint(), **checkpoint}
+        staged: Staged | None = None
+        if database is not None:
+            staged = self._database.stage(database)  # durable before the checkpoint names it
+            state["database"] = staged.reference
+        elif "database" not in checkpoint and self._database.reference is not None:
+            state["database"] = self._database.reference
         write_atomic(self.root / "checkpoint.json", json.dumps(state).encode())
+        if staged is not None:
+            self._database.committed(staged)  # deletes a replaced base and log
+        elif "database" in checkpoint:
+            self._database.dropped()
         for table in merged:  # the checkpoint now names the merged file instead
             for path in (self.root / table).glob("part-*.parquet"):
                 if self.manifest.covered(table, number_of(path)):
@@ -289,7 +326,33 @@ class RunStore:
 
     # -- reading --------------------------------------------------------------
 
-    def load_checkpoint(self) -> dict[str, Any] | None:
+    def load_checkpoint(self, database: bool = True) -> dict[str, Any] | None:
+        """checkpoint.json, or None before the first commit.
+
+        Its ``"database"`` is a state ``PopulationDatabase.restore`` takes: with
+        ``database`` (the default) one naming the base and delta files is
+        resolved into the base, the committed entries to replay on it and the
+        final position (reading O(programs)); ``database=False`` leaves the
+        small reference (for readers that want the counters only).
+        """
+        for attempt in range(READ_RETRIES + 1):
+            checkpoint = self._read_checkpoint()
+            if checkpoint is None or not database or not is_reference(checkpoint.get("database")):
+                return checkpoint
+            try:
+                checkpoint["database"] = self._database.read(checkpoint["database"])
+                return checkpoint
+            except FileNotFoundError as exc:
+                # A live run wrote a new base and deleted this one: read its
+                # newer checkpoint. The writer itself never meets this.
+                if attempt == READ_RETRIES:
+                    raise StoreError(
+                        f"{exc.filename}: the database file checkpoint.json names is missing; "
+                        f"{CHECKPOINT_FIX}"
+                    ) from exc
+        raise AssertionError("unreachable")
+
+    def _read_checkpoint(self) -> dict[str, Any] | None:
         path = self.root / "checkpoint.json"
         if not path.is_file():
             return None

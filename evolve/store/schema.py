@@ -9,6 +9,14 @@ run, ``checkpoint.json`` the version of its last writer):
 3. adds the nullable ``staleness`` column to ``programs`` (programs the database
    gained between a child's sampling and the start of its evaluation); older
    files read it as null.
+4. the database checkpoint is incremental: ``RUN/database/`` holds a base
+   snapshot and an append-only delta log of the changes since it, and
+   checkpoint.json's ``"database"`` names them and the log's committed length
+   instead of holding the whole state (``evolve.store.database_log``). The
+   tables are unchanged. Older runs (the state inline) read and resume as they
+   are; their first commit after a resume writes the files. An evolve of
+   version 3 or older refuses to resume a version-4 run (it could not restore
+   its database) but reads its tables.
 
 Evolution rule: a later version only adds tables or nullable columns, never
 renames, retypes or drops one. Readers read every file with the current schema
@@ -42,7 +50,7 @@ __all__ = [
     "row_program",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 PROGRAM_SCHEMA = pa.schema(
     [

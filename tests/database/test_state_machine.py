@@ -1,5 +1,10 @@
 """Any sequence of add / sample / migrate / reset / snapshot+restore keeps the invariants.
 
+Restores come two ways: from a full snapshot, and from a base snapshot taken
+at any earlier point plus the journal taken since (in one piece or in several
+takes, as commits take it), replayed; migrations and resets, forced or due,
+happen in between.
+
 A model rebuilt only from the returned events must match the islands' real
 membership, so the events are a complete record of how islands change. A twin
 database that is never restored (and fetches programs through a lookup, where
@@ -14,7 +19,7 @@ from dataclasses import replace
 
 from hypothesis import HealthCheck, assume, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from evolve.database import (
     DatabaseConfig,
@@ -86,6 +91,8 @@ class DatabaseMachine(RuleBasedStateMachine):
         self.best_fitness: float | None = None
         self.archive_best: float | None = None
         self.restores = 0
+        self.base: dict | None = None  # a snapshot the journal since continues
+        self.journal: list[dict] = []  # entries taken since ``base``
         self._add(make_program("p0", fitness, code=code), speed=1.0)
 
     # ----- rules ---------------------------------------------------------------------
@@ -146,6 +153,36 @@ class DatabaseMachine(RuleBasedStateMachine):
             lookup = self.programs.__getitem__
             self.db = PopulationDatabase.restore(self.config, state, program_lookup=lookup)
         assert self.db.snapshot() == self.twin.snapshot()
+        self.base, self.journal = None, []  # a restored database has no journal yet
+        self._sample(None)  # the next sample is the one the twin draws
+
+    @rule()
+    def take_base(self) -> None:
+        self.db.take_journal()  # the first take starts the journal (None)
+        self.base = json.loads(json.dumps(self.db.snapshot(), allow_nan=False))
+        self.journal = []
+
+    @precondition(lambda self: self.base is not None)
+    @rule()
+    def take_journal(self) -> None:
+        """What a commit does between bases."""
+        entries = self.db.take_journal()
+        assert entries is not None
+        self.journal += json.loads(json.dumps(entries, allow_nan=False))
+
+    @precondition(lambda self: self.base is not None)
+    @rule(in_memory=st.booleans())
+    def restore_from_base_and_journal(self, in_memory: bool) -> None:
+        self.take_journal()
+        state = {"base": self.base, "replay": self.journal, **self.db.position()}
+        state = json.loads(json.dumps(state, allow_nan=False))
+        if in_memory:
+            self.db = PopulationDatabase.restore(self.config, state, dict(self.programs))
+        else:
+            lookup = self.programs.__getitem__
+            self.db = PopulationDatabase.restore(self.config, state, program_lookup=lookup)
+        assert self.db.snapshot() == self.twin.snapshot()
+        self.base, self.journal = None, []
         self._sample(None)  # the next sample is the one the twin draws
 
     # ----- invariants ----------------------------------------------------------------

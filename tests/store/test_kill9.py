@@ -152,3 +152,74 @@ def test_an_unreadable_committed_segment_is_a_clear_error(tmp_path: Path) -> Non
     (tmp_path / "run" / "programs" / "part-000001.parquet").write_bytes(b"garbage")
     with pytest.raises(StoreError, match=r"part-000001\.parquet: committed segment is unreadable"):
         RunStore.open(tmp_path / "run", repair=True)
+
+
+# A writer killed inside a write of the database checkpoint: the delta log's
+# append (half the bytes on disk, the checkpoint not updated) or a new base's
+# atomic write (a torn temp file, the old pair still named).
+KILLED_WRITER = """
+import os, signal, sys
+from pathlib import Path
+from evolve.store import database_log, files
+from tests.store.database_runs import Writer
+
+run, mode = Path(sys.argv[1]), sys.argv[2]
+database_log.COMPACT_MIN = 50  # compactions come early, so one can be caught
+writer = Writer.create(run, Path(sys.argv[3]))
+writer.grow(1, 60, commit_every=10)
+target = "/delta-" if mode == "delta" else "/.base-"
+write = files._write_bytes
+
+def dying(f, data):
+    if target in f.name:
+        write(f, data[: len(data) // 2])
+        f.flush()
+        os.fsync(f.fileno())
+        os.kill(os.getpid(), signal.SIGKILL)
+    write(f, data)
+
+files._write_bytes = dying
+writer.grow(61, 40, commit_every=10)
+"""
+
+
+@pytest.mark.parametrize("mode", ["delta", "base"])
+def test_kill_9_inside_a_database_checkpoint_write_resumes_from_the_last_commit(
+    tmp_path: Path, mode: str
+) -> None:
+    from evolve.store import database_log
+    from tests.store.database_runs import Writer
+
+    problem = write_problem(tmp_path / "problem")
+    run = tmp_path / "killed"
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_WRITER, str(run), mode, str(problem)],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    committed = json.loads((run / "checkpoint.json").read_text())["database"]
+    delta = run / "database" / committed["delta"]
+    if mode == "delta":  # the torn append lies past the committed length
+        assert delta.stat().st_size > committed["bytes"]
+    else:  # the new base never got its name
+        assert list((run / "database").glob(".base-*.json.tmp"))
+    programs = json.loads((run / "checkpoint.json").read_text())["controller"]["programs"]
+
+    # The same calls, never interrupted, up to the last commit the killed run made.
+    reference = Writer.create(tmp_path / "reference", problem)
+    reference.grow(1, programs - 1, commit_every=10)
+    resumed = Writer.resume(run)
+    assert delta.stat().st_size == committed["bytes"] or mode == "base"
+    assert not list((run / "database").glob(".*.tmp"))
+    assert sorted(p.name for p in (run / "database").iterdir()) == sorted(
+        [committed["base"], committed["delta"]]
+    )
+    assert resumed.db.snapshot() == reference.db.snapshot()
+    # Both continue alike, and the resumed run's own checkpoints restore alike.
+    assert database_log.COMPACT_MIN > 50
+    reference.grow(programs, 30, commit_every=10)
+    resumed.grow(programs, 30, commit_every=10)
+    assert resumed.observed == reference.observed[-len(resumed.observed) :]
+    assert Writer.resume(run).db.snapshot() == reference.db.snapshot()
