@@ -152,8 +152,8 @@ def _add_limit_args(parser: argparse.ArgumentParser, iterations_default: int) ->
         "--proposals",
         type=int,
         default=None,
-        help="M, proposals (LLM calls) in flight at most (default [llm] max_concurrency; "
-        "offline: K); fewer while the queue is full",
+        help="M, proposals (LLM calls) in flight at most (default [llm] max_concurrency, "
+        "which a larger M raises for this run; offline: K); fewer while the queue is full",
     )
     parser.add_argument(
         "--queue", type=int, default=None, help="Q, ready children waiting (default K)"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import logging
 import os
 import signal
 from collections.abc import Callable
@@ -36,6 +37,8 @@ from sandboxes.job import SandboxSetupError
 __all__ = ["RunOptions", "RunOutcome", "resume_run", "sandbox_config", "start_run"]
 
 ExecutorKind = Literal["local", "ray"]
+
+log = logging.getLogger("evolve.run")
 
 # K on this machine when a run names no --concurrency (a cluster's is its capacity).
 DEFAULT_LOCAL_CONCURRENCY = 2
@@ -74,6 +77,7 @@ def start_run(
     if options.sandbox is None:
         options = dataclasses.replace(options, sandbox=problem.spec.sandbox.kind)
     limits = _with_k(limits, options.executor)
+    options = _llm_calls_for(options, limits)
     objective = problem.spec.objective
     settings = {
         "problem": problem.name,
@@ -130,6 +134,7 @@ def resume_run(
         ray_address=ray_address or settings.get("ray_address"),
     )
     limits = _with_k(limits, options.executor)
+    options = _llm_calls_for(options, limits)
     problem = load_problem(store.problem_dir)
     database = PopulationDatabase.restore(
         problem.spec.database, checkpoint["database"], program_lookup=store.get_program
@@ -150,6 +155,28 @@ def resume_run(
         _executor_for(problem, options, limits, store.root),
         unsettled=checkpoint.get("unsettled", []),
     )
+
+
+def _llm_calls_for(options: RunOptions, limits: RunLimits) -> RunOptions:
+    """Let the LLM client carry the M proposals a run asks for.
+
+    ``[llm] max_concurrency`` bounds the calls in flight; ``--proposals M``
+    above it would leave the extra proposals waiting on that bound, so the run
+    would silently get fewer calls in flight than it asked for. The command
+    line wins (for this run, and saved with it): the bound is raised to M.
+    """
+    llm = options.mutation.llm
+    wanted = limits.proposals
+    if llm is None or wanted is None or wanted <= int(llm.get("max_concurrency", 1)):
+        return options
+    log.info(
+        "--proposals %d is above [llm] max_concurrency %s: this run allows %d LLM calls in flight",
+        wanted,
+        llm.get("max_concurrency"),
+        wanted,
+    )
+    mutation = dataclasses.replace(options.mutation, llm={**llm, "max_concurrency": wanted})
+    return dataclasses.replace(options, mutation=mutation)
 
 
 def _with_k(limits: RunLimits, executor: str) -> RunLimits:

@@ -65,6 +65,8 @@ class MutatorServer:
         self._lock = threading.Lock()
         self._stats: Counter[str] = Counter()
         self._next_index = 0
+        self._in_flight = 0  # chat completions being served now
+        self._peak_in_flight = 0
         self.closing = threading.Event()
         self._connections: set[socket.socket] = set()
         self._closed = False
@@ -104,10 +106,18 @@ class MutatorServer:
         with self._lock:
             return self._next_index
 
+    @property
+    def peak_in_flight(self) -> int:
+        """The most chat completions being served at once so far (since
+        ``reset_stats``): how many LLM calls a client really kept in flight."""
+        with self._lock:
+            return self._peak_in_flight
+
     def reset_stats(self) -> None:
         """Zero the counters; the fault script and fail-rate sequence go on."""
         with self._lock:
             self._stats.clear()
+            self._peak_in_flight = self._in_flight
 
     def close(self) -> None:
         """Stop serving and end every open connection; idempotent, prompt."""
@@ -152,6 +162,15 @@ class MutatorServer:
     def count(self, outcome: str) -> None:
         with self._lock:
             self._stats[outcome] += 1
+
+    def chat_started(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+
+    def chat_ended(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def next_outcome(self) -> tuple[int, str]:
         with self._lock:

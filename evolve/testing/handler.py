@@ -63,6 +63,10 @@ class ServerState(Protocol):
 
     def next_outcome(self) -> tuple[int, str]: ...
 
+    def chat_started(self) -> None: ...
+
+    def chat_ended(self) -> None: ...
+
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -168,7 +172,12 @@ class RequestHandler(BaseHTTPRequestHandler):
             if route == "/chat/completions":
                 if method != "POST":
                     raise RequestError(405, f"{method} is not allowed on {self.path}; use POST")
-                self._chat(parse_chat_request(body))
+                request = parse_chat_request(body)
+                self.app.chat_started()
+                try:
+                    self._chat(request)
+                finally:
+                    self.app.chat_ended()
             elif route == "/models" or route.startswith("/models/"):
                 if method != "GET":
                     raise RequestError(405, f"{method} is not allowed on {self.path}; use GET")
