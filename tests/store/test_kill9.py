@@ -1,9 +1,11 @@
 """kill -9 at random moments, then `evolve resume`, until the run is done.
 
-Afterwards: exactly the requested evaluations, unique ids, every parent in the
-store, no temp files, every segment readable; and, because the run is
-deterministic, resumes with the same RNG streams and redoes what a kill caught
-in flight with the same samples, the very same lineage as a run never interrupted.
+Afterwards: exactly the requested evaluations, unique ids and iterations, every
+parent in the store, no temp files, every segment readable, and every iteration
+a kill caught in flight redone. A deterministic run, which resumes with the same
+RNG streams and redoes what a kill caught with the same samples, gives the very
+same lineage as a run never interrupted; the default pipeline (more proposals
+than evaluations in flight) is held to the accounting.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.problem_factory import write_problem
+from tests.problem_factory import SCORER, write_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = 120
+SLOW_SCORER = "import time\n" + SCORER.replace(
+    "    spec = ", "    time.sleep(0.05)\n    spec = ", 1
+)
 
 
 def evolve(*args: str) -> subprocess.Popen:
@@ -37,19 +42,34 @@ def evolve(*args: str) -> subprocess.Popen:
     )
 
 
-def start(problem: Path, out: Path) -> subprocess.Popen:
-    """A new deterministic run of TARGET children with a fixed seed."""
+# The ordered schedule (its lineage must equal an uninterrupted run's) and the
+# default pipeline with more proposals than evaluations in flight (timing decides
+# its lineage; what must hold is the accounting).
+SCHEDULES = {
+    "deterministic": ("--deterministic",),
+    "pipeline": ("--concurrency", "2", "--proposals", "4"),
+}
+
+
+def start(problem: Path, out: Path, schedule: str = "deterministic") -> subprocess.Popen:
+    """A new run of TARGET children with a fixed seed."""
     return evolve(
         "run",
         str(problem),
         "--iterations",
         str(TARGET),
-        "--deterministic",
+        *SCHEDULES[schedule],
         "--seed",
         "5",
         "--out",
         str(out),
     )
+
+
+def unsettled(run_dir: Path) -> set[int]:
+    """Iterations the checkpoint says were drawn but not settled (a resume redoes them)."""
+    checkpoint = json.loads((run_dir / "checkpoint.json").read_text())
+    return {int(entry["iteration"]) for entry in checkpoint.get("unsettled", [])}
 
 
 def evaluated(run_dir: Path) -> int:
@@ -65,23 +85,38 @@ def lineage(run_dir: Path) -> list[tuple]:
     return sorted((r["id"], tuple(r["parent_ids"]), r["code_hash"], r["status"]) for r in rows)
 
 
+def wait_for_progress(proc: subprocess.Popen, run_dir: Path, before: int) -> None:
+    """Until the run has committed more children than ``before`` (or exited)."""
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and evaluated(run_dir) <= before and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def finish(proc: subprocess.Popen) -> None:
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err.decode()[-2000:]
 
 
 @pytest.mark.slow
-def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
-    problem = write_problem(tmp_path / "problem")
+@pytest.mark.parametrize("schedule", list(SCHEDULES))
+def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(
+    tmp_path: Path, schedule: str
+) -> None:
+    # A scorer that takes a while, so kills land with evaluations and proposals in flight.
+    problem = write_problem(tmp_path / "problem", scorer=SLOW_SCORER)
     reference = tmp_path / "reference"
-    finish(start(problem, reference))
+    if schedule == "deterministic":
+        finish(start(problem, reference, schedule))
 
     run_dir = tmp_path / "killed"
     rng = random.Random(1234)
     kills = 0
-    proc = start(problem, run_dir)
+    redo: set[int] = set()  # iterations a kill left unsettled
+    proc = start(problem, run_dir, schedule)
     while True:
-        time.sleep(rng.uniform(0.3, 2.0))
+        # Kill mid-run: once this process has committed progress, at a random moment.
+        wait_for_progress(proc, run_dir, evaluated(run_dir))
+        time.sleep(rng.uniform(0.0, 1.0))
         if proc.poll() is not None or kills == 4:
             finish(proc)
             break
@@ -90,8 +125,9 @@ def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(tmp_path: Path)
         kills += 1
         if not (run_dir / "checkpoint.json").exists():  # killed before the seed was saved
             shutil.rmtree(run_dir, ignore_errors=True)
-            proc = start(problem, run_dir)
+            proc = start(problem, run_dir, schedule)
             continue
+        redo |= unsettled(run_dir)
         remaining = TARGET - evaluated(run_dir)
         if remaining <= 0:
             break
@@ -101,6 +137,7 @@ def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(tmp_path: Path)
         finish(evolve("resume", str(run_dir), "--iterations", str(remaining)))
 
     assert kills >= 1
+    assert redo, "no kill caught a child in flight: the test did not test resuming one"
     assert evaluated(run_dir) == TARGET
     rows = pq.read_table(run_dir / "programs").to_pylist()
     ids = [r["id"] for r in rows]
@@ -116,8 +153,14 @@ def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(tmp_path: Path)
     # on resume with the same parent, inspirations and seed: no iteration is
     # skipped, and the run is exactly the one that was never interrupted.
     iterations = sorted(r["iteration"] for r in rows)
-    assert iterations == list(range(len(iterations)))
-    assert lineage(run_dir) == lineage(reference)
+    assert len(iterations) == len(set(iterations))  # no iteration recorded twice
+    # Each iteration a kill left unsettled was redone: it is a program now, or
+    # an event (a rejected edit, a duplicate of a child in flight, a stale drop).
+    events = pq.read_table(run_dir / "events", columns=["iteration"]).column("iteration")
+    assert redo <= set(iterations) | set(events.to_pylist())
+    if schedule == "deterministic":
+        assert iterations == list(range(len(iterations)))
+        assert lineage(run_dir) == lineage(reference)
 
 
 def test_resume_removes_torn_and_uncommitted_files(tmp_path: Path, caplog) -> None:
