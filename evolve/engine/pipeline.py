@@ -111,6 +111,18 @@ class _Pipeline:
         self.evaluating: dict[asyncio.Future[Any], tuple[Pending, float]] = {}
         self.proposal_time = _Average()
         self.evaluation_time = _Average()
+        # Set by every task as it finishes (a done-callback added once, when it
+        # starts): the loop waits on this one event, not on every task in
+        # flight, so a wake-up costs what finished, not what runs (asyncio.wait
+        # over 1,000 evaluations adds and removes 1,000 callbacks each time).
+        self.wake = asyncio.Event()
+
+    def track(self, task: asyncio.Future[Any]) -> asyncio.Future[Any]:
+        task.add_done_callback(self.finished)
+        return task
+
+    def finished(self, _: asyncio.Future[Any]) -> None:
+        self.wake.set()
 
     # -- deciding ---------------------------------------------------------------
 
@@ -149,7 +161,7 @@ class _Pipeline:
                 self.steps.drop_stale(pending, cap)
                 self.stopper.failed()
                 continue
-            task = asyncio.ensure_future(self.steps.evaluate(pending))
+            task = self.track(asyncio.ensure_future(self.steps.evaluate(pending)))
             self.evaluating[task] = (pending, time.monotonic())
 
     def start_proposals(self) -> None:
@@ -158,7 +170,8 @@ class _Pipeline:
             # in flight cannot overshoot --iterations; given back if it yields none.
             self.stopper.launched += 1
             draw: Draw = self.steps.draw()
-            self.proposing[asyncio.ensure_future(self.steps.breed(draw))] = time.monotonic()
+            task = self.track(asyncio.ensure_future(self.steps.breed(draw)))
+            self.proposing[task] = time.monotonic()
 
     # -- finishing --------------------------------------------------------------
 
@@ -223,26 +236,32 @@ class _Pipeline:
             self.show()
             if not self.ahead():
                 return
-            waiting: set[asyncio.Future[Any]] = {*self.proposing, *self.evaluating}
-            if not waiting:  # only queued children, and no evaluator free: cannot happen
+            if not self.proposing and not self.evaluating:  # queued only: cannot happen
                 raise RuntimeError("pipeline stalled: children queued but no evaluation slot")
-            stop = stopper.stop_waiter()
-            try:
-                done, _ = await asyncio.wait(
-                    (*waiting, *([stop] if stop is not None else [])),
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-            finally:
-                if stop is not None:
-                    stop.cancel()
+            await self.until_something_finished()
             # Results first: a settled evaluation frees its code before the
             # proposals that finished with it are checked for duplicates. Each
-            # side in the order it started (dicts keep it), never a set's order,
-            # so the earlier of two equal children is the one evaluated.
-            for task in [t for t in self.evaluating if t in done]:
+            # side in the order it started (dicts keep it), so the earlier of
+            # two equal children is the one evaluated.
+            for task in [t for t in self.evaluating if t.done()]:
                 self.evaluation_done(task)
-            for task in [t for t in self.proposing if t in done]:
+            for task in [t for t in self.proposing if t.done()]:
                 self.proposal_done(task)
+
+    async def until_something_finished(self) -> None:
+        """Until a task in flight finishes or the run is told to stop. A wake-up
+        may find nothing finished (a callback of a task already handled): the
+        loop then only looks again."""
+        stop = self.stopper.stop_waiter()
+        if stop is not None:
+            stop.add_done_callback(self.finished)
+        try:
+            await self.wake.wait()
+        finally:
+            if stop is not None:
+                stop.remove_done_callback(self.finished)
+                stop.cancel()
+        self.wake.clear()
 
     async def abandon(self) -> None:
         """On an error or a cancellation of the run: cancel both sides."""
