@@ -15,6 +15,9 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from evolve.records import Program
 from evolve.store.integrity import check_code, damaged, decoding, open_parquet, read_parquet
 from evolve.store.manifest import Manifest
@@ -22,7 +25,13 @@ from evolve.store.schema import row_program
 
 __all__ = ["ROW_GROUP", "ProgramLookup"]
 
-ROW_GROUP = 1024  # rows per Parquet row group in merged files (the unit of a lookup read)
+# Rows per Parquet row group in merged files: the unit of a lookup read. Small,
+# because a program not in the caches costs one row group's decoding: at 1M
+# programs most inspirations are such misses (1,024 rows took ~2 ms to decode,
+# 128 rows a fraction of it). Files merged with another size (older runs) are
+# read with theirs, from their metadata.
+ROW_GROUP = 128
+CACHED_ROWS = 262_144  # rows kept decoded, whatever the row-group size
 
 
 class ProgramLookup:
@@ -34,7 +43,8 @@ class ProgramLookup:
     """
 
     PROGRAM_CACHE = 4096
-    SEGMENT_CACHE = 256  # row groups (or loose parts) kept
+    SEGMENT_CACHE = CACHED_ROWS // ROW_GROUP  # row groups (or loose parts) kept decoded
+    FILE_CACHE = 64  # open Parquet files (their footers parsed once)
 
     def __init__(self, root: Path, manifest: Manifest) -> None:
         self.root = root
@@ -42,7 +52,9 @@ class ProgramLookup:
         self._index: dict[str, dict[str, tuple[Path, int]]] | None = None
         self._pending: dict[str, Program] = {}
         self._programs: OrderedDict[str, Program] = OrderedDict()
-        self._segments: OrderedDict[tuple[Path, int], list[dict[str, Any]]] = OrderedDict()
+        # (file, row group) -> its rows, decoded to Arrow; a hit converts one row
+        self._segments: OrderedDict[tuple[Path, int], pa.Table] = OrderedDict()
+        self._files: OrderedDict[Path, tuple[pq.ParquetFile, int]] = OrderedDict()
 
     def pending(self, program: Program) -> None:
         self._pending[program.id] = program
@@ -51,6 +63,7 @@ class ProgramLookup:
         """Files were merged: rebuild the index lazily (a few files now)."""
         self._index = None
         self._segments.clear()
+        self._files.clear()
 
     def committed(self, table: str, path: Path, rows: list[dict[str, Any]]) -> None:
         """Rows of ``table`` are now the file ``path`` (called before it is written,
@@ -80,22 +93,35 @@ class ProgramLookup:
         if self._index is None:
             self._index = self._build_index()
         path, row = self._index[table][key]
-        group, offset = divmod(row, ROW_GROUP)
+        parquet, group_rows = self._file(path)
+        group, offset = divmod(row, group_rows)
         cached = self._segments.get((path, group))
         if cached is None:
-            parquet = open_parquet(path)
             with decoding(path):
-                if parquet.metadata.num_row_groups == 1:  # a loose part (or an old file)
-                    rows = parquet.read_row_group(0).to_pylist()
-                    cached = rows[group * ROW_GROUP : (group + 1) * ROW_GROUP]
-                else:  # merged files hold exactly ROW_GROUP rows per group
-                    cached = parquet.read_row_group(group).to_pylist()
+                cached = parquet.read_row_group(group)
             self._segments[(path, group)] = cached
             if len(self._segments) > self.SEGMENT_CACHE:
                 self._segments.popitem(last=False)
         else:
             self._segments.move_to_end((path, group))
-        return path, cached[offset]
+        with decoding(path):
+            return path, cached.slice(offset, 1).to_pylist()[0]
+
+    def _file(self, path: Path) -> tuple[pq.ParquetFile, int]:
+        """The open file and its rows per row group (a loose part has one group;
+        merged files hold the same number in each but the last)."""
+        known = self._files.get(path)
+        if known is not None:
+            self._files.move_to_end(path)
+            return known
+        parquet = open_parquet(path)
+        metadata = parquet.metadata
+        group_rows = metadata.row_group(0).num_rows if metadata.num_row_groups else 1
+        known = (parquet, max(group_rows, 1))
+        self._files[path] = known
+        if len(self._files) > self.FILE_CACHE:
+            self._files.popitem(last=False)
+        return known
 
     def get(self, program_id: str) -> Program:
         program = self._pending.get(program_id) or self._programs.get(program_id)

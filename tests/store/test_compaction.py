@@ -6,10 +6,11 @@ import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from evolve import store as store_module
 from evolve.records import Program, Status
-from evolve.store import RunStore
+from evolve.store import RunStore, run_store
 from tests.problem_factory import write_problem
 
 
@@ -64,3 +65,24 @@ def test_a_crash_after_the_checkpoint_names_the_merge_deletes_the_merged_parts(
     reopened = RunStore.open(tmp_path / "run", repair=True)
     assert not (tmp_path / "run" / "programs" / f"part-{a:06d}.parquet").exists()
     assert reopened.read_table("programs").num_rows == store_module.COMPACT_AT
+
+
+@pytest.mark.parametrize("group_rows", [7, 1024])
+def test_programs_are_found_in_merged_files_of_any_row_group_size(
+    tmp_path: Path, group_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Merged files are read with their own row-group size (from their metadata):
+    a run merged by an evolve with another ``ROW_GROUP`` still resolves every id."""
+    monkeypatch.setattr(run_store, "ROW_GROUP", group_rows)
+    problem = write_problem(tmp_path / "problem")
+    store = RunStore.create(tmp_path / "run", {"problem": "tiny"}, problem)
+    for commit in range(store_module.COMPACT_AT + 1):  # a merge of several row groups
+        for i in range(commit * 64, commit * 64 + 64):
+            store.append_program(Program(id=f"p{i}", code=f"x = {i}\n", status=Status.OK))
+        store.commit({})
+    merged = next((tmp_path / "run" / "programs").glob("compact-*.parquet"))
+    metadata = pq.ParquetFile(merged).metadata
+    assert metadata.num_row_groups > 1 and metadata.row_group(0).num_rows == group_rows
+    reopened = RunStore.open(tmp_path / "run")
+    for i in (0, group_rows - 1, group_rows, 3 * group_rows + 2, 64 * store_module.COMPACT_AT):
+        assert reopened.get_program(f"p{i}").code == f"x = {i}\n"
