@@ -1,4 +1,4 @@
-"""evolve's own cost per candidate as the population grows: 1k, 10k, 100k programs.
+"""evolve's own cost per candidate as the population grows: 1k, 10k, 100k, 1M programs.
 
 The real controller, database and run store, with the two outside costs
 removed: an executor that answers at once (no sandbox) and a proposer that
@@ -11,9 +11,12 @@ child is the framework's own: sampling a parent and inspirations (code read
 back from the store), applying the edit, dedup, recording, committing and
 checkpointing the database. Each size runs in a fresh process.
 
-    .venv/bin/python benchmarks/overhead.py [--sizes 1000,10000,100000] [--candidates 1000]
+    .venv/bin/python benchmarks/overhead.py [--sizes 1000,10000,100000,1000000] [--candidates 1000]
 
-Goal (issue 8): per-candidate controller cost flat (<= 2x) from 1k to 100k programs.
+Goals: per-candidate controller cost flat (<= 2x) from 1k to 1M programs and
+<= 0.5 ms at 100k (issue 14; issue 8 asked <= 2x to 100k). The database checkpoint
+is incremental (a delta log; a full base only when the log outgrows a quarter
+of the programs), so a commit costs what changed.
 """
 
 from __future__ import annotations
@@ -34,11 +37,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 WARM_UP = 500
 CHUNKS = 3
-SEED = "# EVOLVE-BLOCK-START\ndef value():\n    return 1.0\n# EVOLVE-BLOCK-END\n"
-
-
-def code_for(value: float) -> str:
-    return SEED.replace("return 1.0", f"return {value!r}")
 
 
 class InstantExecutor:
@@ -92,15 +90,14 @@ class OneNumberProposer:
 
 
 def measure(n: int, candidates: int) -> dict:
+    from benchmarks._synthetic import SEED, populate
     from evolve.config import load_problem
     from evolve.database import PopulationDatabase
     from evolve.engine.controller import Controller, RunLimits
     from evolve.engine.state import Progress
-    from evolve.records import Program, Status
     from evolve.store import RunStore
     from tests.problem_factory import write_problem
 
-    rng = random.Random(0)
     with tempfile.TemporaryDirectory() as tmp:
         root = write_problem(Path(tmp) / "problem", seed=SEED)
         store = RunStore.create(Path(tmp) / "run", {"problem": "bench"}, root)
@@ -109,27 +106,7 @@ def measure(n: int, candidates: int) -> dict:
             problem.spec.database, seed=0, program_lookup=store.get_program
         )
         islands = problem.spec.database.num_islands
-        ids: list[str] = []
-        for i in range(n):
-            value = rng.random()
-            parent = rng.choice(ids) if ids else None
-            program = Program(
-                id=f"s{i:07d}",
-                code=code_for(value),
-                parent_ids=(parent,) if parent else (),
-                island=i % islands,
-                generation=1 if parent else 0,
-                iteration=i,
-                status=Status.OK,
-                metrics={"score": value},
-                score=value,
-                fitness=value,
-            )
-            store.append_program(program)
-            database.add(program)
-            ids.append(program.id)
-            if i % 256 == 255:
-                store.commit({})
+        populate(store, database, n, islands)
         progress = Progress(next_iteration=n, evaluations=n)
         controller = Controller(
             problem,
@@ -177,7 +154,7 @@ def _time_commits(controller) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--sizes", default="1000,10000,100000,1000000")
     parser.add_argument("--candidates", type=int, default=1000, help="children per timed chunk")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

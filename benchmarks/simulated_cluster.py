@@ -63,18 +63,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._synthetic import SEED, populate  # noqa: E402
 from evolve.config import load_problem  # noqa: E402
 from evolve.database import PopulationDatabase  # noqa: E402
 from evolve.engine.controller import Controller  # noqa: E402
 from evolve.engine.state import Pending, Progress, RunLimits  # noqa: E402
 from evolve.mutation import Proposal  # noqa: E402
 from evolve.records import Program  # noqa: E402
-from evolve.records import Status as ProgramStatus  # noqa: E402
 from evolve.store import RunStore  # noqa: E402
 from sandboxes.job import EvalJob, EvalResult, Status  # noqa: E402
 from tests.problem_factory import write_problem  # noqa: E402
 
-SEED = "# EVOLVE-BLOCK-START\ndef value():\n    return 1.0\n# EVOLVE-BLOCK-END\n"
 NUMBER = re.compile(r"return (\S+)")
 STARTING_PROGRAMS = 1000
 MIN_WINDOW = 500
@@ -90,10 +89,6 @@ LATENCY_BATCH = 4096  # latencies drawn per numpy call
 
 # (deadline, order, future, result): a job in the simulated cluster.
 Entry = tuple[float, int, Future[EvalResult], EvalResult]
-
-
-def code_for(value: float) -> str:
-    return SEED.replace("return 1.0", f"return {value!r}")
 
 
 def lognormal_mean(median: float, sigma: float) -> float:
@@ -321,33 +316,6 @@ class Row:
     queued: float
     evaluations: int
     peak_in_flight: int
-
-
-def populate(store: RunStore, database: PopulationDatabase, n: int, islands: int) -> None:
-    """A starting population, stored and placed on islands as a run would,
-    so sampling reads code back from a realistically sized store."""
-    rng = random.Random(0)
-    ids: list[str] = []
-    for i in range(n):
-        value = rng.random()
-        parent = rng.choice(ids) if ids else None
-        program = Program(
-            id=f"s{i:07d}",
-            code=code_for(value),
-            parent_ids=(parent,) if parent else (),
-            island=i % islands,
-            generation=1 if parent else 0,
-            iteration=i,
-            status=ProgramStatus.OK,
-            metrics={"score": value},
-            score=value,
-            fitness=value,
-        )
-        store.append_program(program)
-        database.add(program)
-        ids.append(program.id)
-        if i % 256 == 255:
-            store.commit({})
 
 
 def measure(
