@@ -1,16 +1,21 @@
 """Random access to a run's programs by id, for the database during a run.
 
 The database keeps only metadata in memory; when it needs a program's code it
-asks the store, which answers from here: an index (id -> file, row; code hash
--> file, row) built lazily from the key columns, the programs not committed
-yet, and small LRU caches of programs and files (selection returns the same
-strong parents again and again). Every program read from disk has its text
-hashed again against its ``code_hash`` (``evolve.store.integrity``): the
-database breeds children from these texts, so a changed one must stop the run.
+asks the store, which answers from here: the programs not committed yet, an
+LRU cache of programs (selection returns the same strong parents again and
+again), then, in the process that writes the run, the SQLite program index
+(``evolve.store.program_index``: flat cost at any size), and otherwise the
+Parquet files through an index (id -> file, row; code hash -> file, row) built
+lazily from the key columns, with caches of row groups and open files. Every
+program read from disk has its text hashed again against its ``code_hash``
+(``evolve.store.integrity``): the database breeds children from these texts,
+so a changed one must stop the run (from the index, which is only a copy, it
+turns the index off and Parquet answers).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -18,12 +23,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from evolve.records import Program
+from evolve.records import Program, code_hash
 from evolve.store.integrity import check_code, damaged, decoding, open_parquet, read_parquet
 from evolve.store.manifest import Manifest
+from evolve.store.program_index import IndexUnusable, ProgramIndex
 from evolve.store.schema import row_program
 
 __all__ = ["ROW_GROUP", "ProgramLookup"]
+
+log = logging.getLogger("evolve.store")
 
 # Rows per Parquet row group in merged files: the unit of a lookup read. Small,
 # because a program not in the caches costs one row group's decoding: at 1M
@@ -69,6 +77,11 @@ class ProgramLookup:
         # second use (a group used again is likely used often)
         self._segments: OrderedDict[tuple[Path, int], _Group] = OrderedDict()
         self._files: OrderedDict[Path, tuple[pq.ParquetFile, int]] = OrderedDict()
+        self._program_index: ProgramIndex | None = None
+
+    def attach(self, index: ProgramIndex | None) -> None:
+        """Answer committed programs from ``index`` (None: from Parquet only)."""
+        self._program_index = index
 
     def pending(self, program: Program) -> None:
         self._pending[program.id] = program
@@ -146,6 +159,11 @@ class ProgramLookup:
         program = self._pending.get(program_id) or self._programs.get(program_id)
         if program is not None:
             return program
+        if self._program_index is not None and self._program_index.usable:
+            program = self._from_index(self._program_index, program_id)
+            if program is not None:
+                self._remember(program)
+                return program
         try:
             path, row = self._row("programs", program_id)
         except KeyError:
@@ -162,6 +180,26 @@ class ProgramLookup:
         program = row_program(row, code)
         self._remember(program)
         return program
+
+    def _from_index(self, index: ProgramIndex, program_id: str) -> Program | None:
+        """The program from the SQLite index; None if it does not hold it or
+        cannot be trusted (then it is turned off and Parquet, the record, answers)."""
+        try:
+            found = index.get(program_id)
+            if found is None:
+                return None
+            row, code = found
+            if code_hash(code) != row["code_hash"]:
+                raise IndexUnusable(f"{index.path}: the text of {program_id} is not its code_hash")
+            return row_program(row, code)
+        except (IndexUnusable, KeyError, TypeError, ValueError) as exc:
+            log.warning(
+                "%s; reading programs from the Parquet tables from now on (the index is "
+                "deleted, and rebuilt at the next resume)",
+                exc,
+            )
+            index.disable()
+            return None
 
     def _remember(self, program: Program) -> None:
         self._programs[program.id] = program

@@ -67,12 +67,16 @@ class Manifest:
         """The committed files of ``table`` in record order (merged ranges, then the
         parts between and after them), named by the manifest, never by listing the
         folder: a file that is not there raises when read, rather than reading less."""
+        return [path for path, _ in self.files(root, table)]
+
+    def files(self, root: Path, table: str) -> list[tuple[Path, int]]:
+        """``paths``, each with the last part it holds."""
         folder = root / table
-        files: list[Path] = []
+        files: list[tuple[Path, int]] = []
         next_part = 1
         for first, last in sorted(self._compacted[table]):
-            files += [folder / part_name(n) for n in range(next_part, first)]
-            files.append(folder / compact_name(first, last))
+            files += [(folder / part_name(n), n) for n in range(next_part, first)]
+            files.append((folder / compact_name(first, last), last))
             next_part = max(next_part, last + 1)
-        files += [folder / part_name(n) for n in range(next_part, self._counts[table] + 1)]
+        files += [(folder / part_name(n), n) for n in range(next_part, self._counts[table] + 1)]
         return files

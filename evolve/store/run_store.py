@@ -82,6 +82,7 @@ from evolve.store.integrity import check_code, damaged, read_parquet
 from evolve.store.json_files import CHECKPOINT_FIX, RUN_JSON_FIX, read_object
 from evolve.store.lookup import ROW_GROUP, ProgramLookup
 from evolve.store.manifest import Manifest
+from evolve.store.program_index import IndexUnusable, ProgramIndex
 from evolve.store.repair import repair as repair_run_dir
 from evolve.store.schema import (
     LLM_CALL_SCHEMA,
@@ -128,6 +129,7 @@ class RunStore:
         self.manifest = Manifest(TABLES)
         self._known_code: set[str] | None = None
         self._lookup = ProgramLookup(self.root, self.manifest)
+        self._index: ProgramIndex | None = None  # the writer's; see program_index
         self._database = DatabaseLog(self.root)
         # Opened without repair and never committed: a reader, which may refresh
         # its manifest from a live run's checkpoint.
@@ -164,7 +166,9 @@ class RunStore:
         )
         meta = {"schema_version": SCHEMA_VERSION, "created_at": time.time(), **settings}
         write_atomic(root / "run.json", json.dumps(meta, indent=2).encode())
-        return cls(root)
+        store = cls(root)
+        store._open_index()
+        return store
 
     @classmethod
     def open(cls, root: Path, repair: bool = False) -> RunStore:
@@ -193,7 +197,26 @@ class RunStore:
                     "(reading it works: unknown columns are left out)"
                 )
             repair_run_dir(store.root, store.manifest, store._database)
+            store._open_index()
         return store
+
+    def _open_index(self) -> None:
+        """The writer's program index, in step with the checkpoint (built or
+        caught up from Parquet when it is not)."""
+        checkpoint = self.load_checkpoint(database=False) or {}
+        identity = str(self.settings.get("created_at"))
+        token = checkpoint.get("program_index")
+        self._index = ProgramIndex.open(
+            self.root, self.manifest, identity, token if isinstance(token, str) else None
+        )
+        self._lookup.attach(self._index)
+
+    def close(self) -> None:
+        """Close the program index's file (the Parquet files need no closing)."""
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+            self._lookup.attach(None)
 
     def refresh(self) -> None:
         """Re-read the checkpoint's manifest of committed files (a reader of a
@@ -272,6 +295,7 @@ class RunStore:
             raise ValueError("give the database state inline or as a DatabaseCommit, not both")
         self._reader = False  # its own commits are now the truth: never refresh
         written: set[Path] = set()
+        new_parts: dict[str, tuple[int, list[dict[str, Any]]]] = {}
         for table in TABLES:
             rows = self._pending[table]
             if not rows:
@@ -280,13 +304,16 @@ class RunStore:
             self._lookup.committed(table, path, rows)
             path.parent.mkdir(exist_ok=True)  # tables added by a later schema version
             write_parquet(pa.Table.from_pylist(rows, schema=SCHEMAS[table]), path)
-            self.manifest.add_part(table)
+            new_parts[table] = (self.manifest.add_part(table), list(rows))
             rows.clear()
             written.add(path.parent)
+        index_token = self._record_in_index(new_parts)
         merged = [t for t in TABLES if self._compact(t)]
         for directory in written | {self.root / t for t in merged}:
             fsync_dir(directory)  # the renames above are durable before the checkpoint
         state = {"schema_version": SCHEMA_VERSION, **self.manifest.to_checkpoint(), **checkpoint}
+        if index_token is not None:
+            state["program_index"] = index_token
         staged: Staged | None = None
         if database is not None:
             staged = self._database.stage(database)  # durable before the checkpoint names it
@@ -303,6 +330,26 @@ class RunStore:
                 if self.manifest.covered(table, number_of(path)):
                     path.unlink()
             self._lookup.reindex()
+
+    def _record_in_index(
+        self, new_parts: dict[str, tuple[int, list[dict[str, Any]]]]
+    ) -> str | None:
+        """Add the new parts' programs and texts to the index; its token for the
+        checkpoint, or None when there is no usable index (a resume then
+        rebuilds it)."""
+        index = self._index
+        if index is None or not index.usable:
+            return None
+        try:
+            return index.record({t: new_parts[t] for t in ("programs", "code") if t in new_parts})
+        except IndexUnusable as exc:
+            log.warning(
+                "%s; the run goes on reading programs from the Parquet tables (the index "
+                "is deleted, and rebuilt at the next resume)",
+                exc,
+            )
+            index.disable()
+            return None
 
     def _loose(self, table: str) -> list[Path]:
         return [p for p in self.manifest.paths(self.root, table) if p.name.startswith("part-")]
