@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from evolve.analysis import plots
 from evolve.analysis.lineage import build_lineage, first_parents
+from evolve.records import EventKind
 from evolve.store import RunStore
 
 if TYPE_CHECKING:
@@ -241,6 +242,25 @@ class Run:
             cost_usd=("cost_usd", "sum"),
             latency_s=("latency_s", "median"),
         )
+
+    @property
+    def problem_changes(self) -> pd.DataFrame:
+        """Accepted changes of the run's problem files (``evolve resume
+        --accept-problem-change``): iteration, time, reason and the files, each
+        with its kind (changed, added, removed). Programs on either side of one
+        were scored by different files."""
+        events = self.events
+        rows = [
+            {
+                "iteration": int(e["iteration"]),
+                "time": float(e["time"]),
+                "reason": e["payload"]["reason"],
+                "files": [f"{c['path']} ({c['kind']})" for c in e["payload"]["changes"]],
+            }
+            for e in events.to_dict("records")
+            if e["kind"] == EventKind.PROBLEM_CHANGED
+        ]
+        return pd.DataFrame(rows, columns=["iteration", "time", "reason", "files"])
 
     def status_counts(self) -> dict[str, int]:
         """Programs per status (ok, invalid, timeout, oom, error)."""

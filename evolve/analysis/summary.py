@@ -41,6 +41,17 @@ def run_summary(run_dir: Path, top: int = 5) -> dict[str, Any]:
         entry["tokens"] += (call["prompt_tokens"] or 0) + (call["completion_tokens"] or 0)
         entry["cost_usd"] += call["cost_usd"] or 0.0
     staleness = [r["staleness"] for r in evaluated if r.get("staleness") is not None]
+    problem_changes = [
+        {
+            "iteration": e["iteration"],
+            "time": e["time"],
+            "reason": payload["reason"],
+            "files": [f"{c['path']} ({c['kind']})" for c in payload["changes"]],
+        }
+        for e in events
+        if e["kind"] == EventKind.PROBLEM_CHANGED
+        for payload in [json.loads(e["payload"])]
+    ]
     return {
         "run_dir": str(run_dir),
         "problem": settings.get("problem"),
@@ -68,6 +79,9 @@ def run_summary(run_dir: Path, top: int = 5) -> dict[str, Any]:
             "by_model": by_model,
         },
         "stop_reason": checkpoint.get("controller", {}).get("stop_reason", ""),
+        # accepted changes of the problem files (evolve.store.pins): results
+        # before and after each were scored by different files
+        "problem_changes": problem_changes,
         "top": [
             {
                 "id": r["id"],
@@ -121,6 +135,11 @@ def format_summary(summary: dict[str, Any]) -> str:
             )
     if summary["stop_reason"]:
         lines.append(f"stopped    {summary['stop_reason']}")
+    for change in summary["problem_changes"]:
+        lines.append(
+            f"problem changed at iteration {change['iteration']}: "
+            f"{', '.join(change['files'])}; accepted: {change['reason']}"
+        )
     if summary["top"]:
         lines.append("")
         lines.append(f"{'id':<10} {'score':>14} {'island':>6} {'gen':>5}  parent")

@@ -11,6 +11,7 @@ from typing import TextIO
 from evolve.cli.terminal import printable
 from evolve.config import load_problem
 from evolve.engine import Progress, RunLimits, RunOptions, RunOutcome, resume_run, start_run
+from evolve.errors import UsageError
 from evolve.mutation.setup import resolve_llm_config, settings_for
 from sandboxes.factory import SANDBOX_KINDS
 
@@ -120,6 +121,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    if args.accept_problem_change and not (args.reason or "").strip():
+        raise UsageError(
+            "--accept-problem-change needs --reason TEXT: why the changed problem files "
+            "are acceptable (it is recorded in the run and shown by evolve show)"
+        )
+    if args.reason and not args.accept_problem_change:
+        raise UsageError("--reason goes with --accept-problem-change")
     printer = ProgressPrinter(sys.stderr)
     try:
         outcome = resume_run(
@@ -128,6 +136,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             printer,
             executor=args.executor,
             ray_address=args.ray_address,
+            accept_problem_change=args.reason if args.accept_problem_change else None,
         )
     finally:
         printer.close()
@@ -238,4 +247,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     resume = sub.add_parser("resume", help="continue a stopped or crashed run")
     resume.add_argument("run_dir")
     _add_limit_args(resume, 100)
+    resume.add_argument(
+        "--accept-problem-change",
+        action="store_true",
+        help="go on although the run's problem files changed since it began "
+        "(recorded with --reason; shown by evolve show)",
+    )
+    resume.add_argument("--reason", default=None, help="why the problem change is accepted")
     resume.set_defaults(func=cmd_resume)

@@ -29,8 +29,9 @@ from evolve.executors import Executor, LocalExecutor
 from evolve.executors.ray import RayExecutor, connect
 from evolve.mutation import Proposer
 from evolve.mutation.setup import MutationSettings, build_proposer, preflight
-from evolve.records import Program
+from evolve.records import EventKind, Program
 from evolve.store import RunStore
+from evolve.store.pins import review as review_problem
 from sandboxes.factory import SandboxConfig, SandboxKind, make_sandbox
 from sandboxes.job import SandboxSetupError
 
@@ -110,11 +111,14 @@ def resume_run(
     on_progress: Callable[[Progress], None] | None = None,
     executor: ExecutorKind | None = None,
     ray_address: str | None = None,
+    accept_problem_change: str | None = None,
 ) -> RunOutcome:
     """Continue ``run_dir`` with the same islands, counters and seeds.
 
     ``executor``/``ray_address`` override the run's own (a preempted cluster
     run resumes on whatever cluster is up now); by default the run's are used.
+    The problem copy must hold the files the run pinned (``evolve.store.pins``);
+    ``accept_problem_change`` (a reason) goes on with changed ones and records it.
     """
     store = RunStore.open(run_dir, repair=True)
     checkpoint = store.load_checkpoint()
@@ -123,6 +127,9 @@ def resume_run(
             f"{run_dir}: has no checkpoint (the run died before its seed was scored); "
             "start it again with `evolve run`"
         )
+    pin_event = review_problem(
+        store.problem_dir, store.settings, store.load_events(), store.root, accept_problem_change
+    )
     settings = store.settings
     options = RunOptions(
         seed=settings["seed"],
@@ -140,6 +147,10 @@ def resume_run(
         problem.spec.database, checkpoint["database"], program_lookup=store.get_program
     )
     progress = Progress.from_state(checkpoint["controller"])
+    if pin_event is not None:
+        kind, payload = pin_event
+        _log_pin_event(store.root, kind, payload)
+        store.append_event(kind, progress.next_iteration, payload)
     proposer = build_proposer(options.mutation, problem, store.root)
     preflight(options.mutation)
     proposer.restore(checkpoint.get("proposer", {}))
@@ -154,6 +165,23 @@ def resume_run(
         on_progress,
         _executor_for(problem, options, limits, store.root),
         unsettled=checkpoint.get("unsettled", []),
+    )
+
+
+def _log_pin_event(run_dir: Path, kind: EventKind, payload: dict[str, Any]) -> None:
+    if kind == EventKind.PROBLEM_PINNED:
+        log.info(
+            "%s: made before problem files were pinned; pinning its %d files now",
+            run_dir,
+            len(payload["pins"]),
+        )
+        return
+    log.warning(
+        "%s: going on with %d changed problem files (%s), as accepted: %s",
+        run_dir,
+        len(payload["changes"]),
+        ", ".join(change["path"] for change in payload["changes"]),
+        payload["reason"],
     )
 
 

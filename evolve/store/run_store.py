@@ -82,6 +82,7 @@ from evolve.store.integrity import check_code, damaged, read_parquet
 from evolve.store.json_files import CHECKPOINT_FIX, RUN_JSON_FIX, read_object
 from evolve.store.lookup import ROW_GROUP, ProgramLookup
 from evolve.store.manifest import Manifest
+from evolve.store.pins import pin_files
 from evolve.store.program_index import IndexUnusable, ProgramIndex
 from evolve.store.repair import repair as repair_run_dir
 from evolve.store.schema import (
@@ -164,7 +165,13 @@ class RunStore:
             ignore=shutil.ignore_patterns("__pycache__", ".*"),
             dirs_exist_ok=True,
         )
-        meta = {"schema_version": SCHEMA_VERSION, "created_at": time.time(), **settings}
+        meta = {
+            "schema_version": SCHEMA_VERSION,
+            "created_at": time.time(),
+            **settings,
+            # what every resume compares the problem copy with (evolve.store.pins)
+            "problem_files": pin_files(root / "problem"),
+        }
         write_atomic(root / "run.json", json.dumps(meta, indent=2).encode())
         store = cls(root)
         store._open_index()

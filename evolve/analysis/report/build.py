@@ -117,6 +117,11 @@ def build_report(run: Run, max_nodes: int = MAX_NODES, max_code: int = MAX_CODE)
     best_text = "-" if best.empty else f"{best['score'].iloc[0]:.6g} ({best.index[0]})"
     title = f"evolve report: {run.settings.get('problem', run.path.name)}"
     summary = f"{len(run.programs)} programs, best {best_text}, run directory {run.path}"
+    for change in run.problem_changes.to_dict("records"):
+        summary += (
+            f"; problem files changed at iteration {change['iteration']} "
+            f"({', '.join(change['files'])}), accepted: {change['reason']}"
+        )
     fields = {
         "TITLE": html.escape(title),
         "SUMMARY": html.escape(summary),
