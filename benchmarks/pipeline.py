@@ -64,7 +64,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EVOLVE = ROOT / ".venv" / "bin" / "evolve"
 CORES = os.cpu_count() or 1
 STEADY_S = 5.0  # seconds of ideal-rate steady state each grid cell runs for
-MIN_GROUPS = 5  # ... and at least this many completion groups
+MIN_GROUPS = 8  # ... and at least this many completion groups
 
 # Several constants: the offline mutator's edits rarely give a duplicate.
 SEED = textwrap.dedent(
@@ -257,6 +257,33 @@ def cpu_limit(work: Path, server: MutatorServer) -> float:
     return rate
 
 
+def sandbox_latency(work: Path, server: MutatorServer) -> float:
+    """Seconds one evaluation slot is busy beyond the scorer's own E: K = 1,
+    L = E = 0 (M = 2, so proposals are never what it waits on). The sandbox's
+    start and teardown, the harness, recording: what every evaluation pays."""
+    server.latency_s = 0.0
+    out = work / "latency"
+    problem = write_problem(work / "problem", Scorer(0.0, burn=False))
+    wall = evolve_run(problem, out, server, 60, 1, "--proposals", "2")
+    rate = measure(out, 1, wall).rate
+    shutil.rmtree(out, ignore_errors=True)
+    return 1.0 / rate
+
+
+def costed_ideal(
+    latency: float, m: int, k: int, scorer: Scorer, overhead_s: float, cpu_limit: float, dup: float
+) -> float:
+    """The ideal once this machine's two fixed costs are counted: each
+    evaluation keeps its slot ``overhead_s`` longer than E (``sandbox_latency``),
+    and a duplicate proposal uses an LLM call but gives no evaluation (``dup``:
+    its share of the proposals). CPU-bound: each evaluation also needs the CPU
+    the limit measured (cores / limit) beside its E."""
+    supply = math.inf if latency == 0 else m / latency * (1.0 - dup)
+    demand = k / (scorer.seconds + overhead_s)
+    machine = CORES / (scorer.seconds + CORES / cpu_limit) if scorer.burn else cpu_limit
+    return min(supply, demand, machine)
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.0f} %"
 
@@ -277,16 +304,19 @@ def grid(work: Path, quick: bool, only: list[str] | None = None) -> None:
     ks = [2] if quick else [2, 32]
     with serve_in_thread(vary=True) as server:
         limit = cpu_limit(work, server)
+        overhead_s = sandbox_latency(work, server)
         print(
             f"\nCPU limit of this machine ({CORES} cores; L = E = 0, K = {CPU_LIMIT_K}, "
-            f"M = {2 * CPU_LIMIT_K}): {limit:.1f} evaluations/s\n"
+            f"M = {2 * CPU_LIMIT_K}): {limit:.1f} evaluations/s; an evaluation slot is busy "
+            f"{1000 * overhead_s:.0f} ms beyond E (K = 1, L = E = 0)\n"
         )
         print(
             "| L (s) | E | K | M | ideal /s | pipeline /s | ratio | staleness (median) "
-            "| duplicates + dropped / evaluated "
+            "| duplicates + dropped / evaluated | ideal with the slot's extra time and "
+            "the duplicates /s | ratio to it "
             "| coupled /s | coupled ratio | pipeline / coupled |"
         )
-        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for latency in latencies:
             server.latency_s = latency
             for scorer in scorers:
@@ -306,10 +336,13 @@ def grid(work: Path, quick: bool, only: list[str] | None = None) -> None:
                             )
                         stale = "-" if piped.staleness is None else f"{piped.staleness:g}"
                         ideal_text = f"{target:.1f}" + (" cpu" if binds else "")
+                        dup = piped.duplicates / (piped.duplicates + piped.evaluations)
+                        costed = costed_ideal(latency, m, k, scorer, overhead_s, limit, dup)
                         print(
                             f"| {latency:g} | {scorer.label} | {k} | {m} | {ideal_text} "
                             f"| {piped.rate:.2f} | {_pct(piped.rate / target)} | {stale} "
                             f"| {piped.duplicates} + {piped.dropped} / {piped.evaluations} "
+                            f"| {costed:.2f} | {_pct(piped.rate / costed)} "
                             f"| {coupled.rate:.2f} | {_pct(coupled.rate / target)} "
                             f"| {piped.rate / coupled.rate:.1f}x |",
                             flush=True,

@@ -31,6 +31,7 @@ def _load(path: Path, name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -96,3 +97,17 @@ def test_config_leaves_openevolves_database_defaults_when_asked() -> None:
     assert config["database"] == {"random_seed": 1}
     kept = yaml.safe_load(config_yaml("http://x/v1", seed=1, iterations=5, workers=2, population=7))
     assert kept["database"]["population_size"] == 7
+
+
+def test_the_pipeline_grids_costed_ideal_counts_each_cost_once() -> None:
+    pipeline = _load(REPO / "benchmarks" / "pipeline.py", "pipeline_bench")
+    sleep, burn = pipeline.Scorer(0.5, burn=False), pipeline.Scorer(0.2, burn=True)
+    cores = pipeline.CORES
+    # evaluators bind: K / (E + the slot's extra time)
+    assert pipeline.costed_ideal(0.0, 8, 2, sleep, 0.05, 1000.0, 0.0) == pytest.approx(2 / 0.55)
+    # the LLM binds: M / L, less the share of proposals that were duplicates
+    assert pipeline.costed_ideal(2.0, 8, 32, sleep, 0.05, 1000.0, 0.25) == pytest.approx(3.0)
+    # a CPU-bound scorer shares the cores with what the CPU limit measured
+    limit = 40.0
+    expected = min(32 / 0.25, cores / (0.2 + cores / limit))
+    assert pipeline.costed_ideal(0.0, 32, 32, burn, 0.05, limit, 0.0) == pytest.approx(expected)
