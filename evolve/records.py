@@ -74,6 +74,9 @@ class Program:
     duplicate_of: str | None = None
     code_hash: str = ""
     staleness: int | None = None
+    # set by the run store when it records the program (evolve.store.chain);
+    # not part of what a program is, so equality leaves it out
+    record_hash: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.code_hash:

@@ -57,6 +57,7 @@ raises ``StoreError`` naming the file, never reads as valid records.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -69,6 +70,7 @@ import pyarrow as pa
 
 from evolve.errors import StoreError
 from evolve.records import Program
+from evolve.store.chain import ChainReport, record_hash, verify_chain
 from evolve.store.database_log import DatabaseCommit, DatabaseLog, Staged, is_reference
 from evolve.store.files import (
     compact_name,
@@ -131,6 +133,7 @@ class RunStore:
         self._known_code: set[str] | None = None
         self._lookup = ProgramLookup(self.root, self.manifest)
         self._index: ProgramIndex | None = None  # the writer's; see program_index
+        self._chain_head = ""  # the last record's hash (evolve.store.chain)
         self._database = DatabaseLog(self.root)
         # Opened without repair and never committed: a reader, which may refresh
         # its manifest from a live run's checkpoint.
@@ -230,6 +233,7 @@ class RunStore:
         live run sees what was committed since; a writer never needs this)."""
         checkpoint = self.load_checkpoint(database=False) or {}
         self.manifest.load(checkpoint)
+        self._chain_head = str(checkpoint.get("chain_head") or "")
         self._database.load(checkpoint.get("database"))
         self._lookup.reindex()
 
@@ -261,13 +265,26 @@ class RunStore:
     # -- writing --------------------------------------------------------------
 
     def append_program(self, program: Program) -> None:
+        """Record ``program``, chained to the record before it and to its
+        parents' records (``evolve.store.chain``)."""
         if self._known_code is None:
             self._known_code = set(self._read_column("code", "code_hash"))
-        self._pending["programs"].append(program_row(program))
-        self._lookup.pending(program)
+        row = program_row(program)
+        parents = [self._record_hash_of(pid) for pid in program.parent_ids]
+        row["record_hash"] = self._chain_head = record_hash(row, self._chain_head, parents)
+        self._pending["programs"].append(row)
+        self._lookup.pending(dataclasses.replace(program, record_hash=row["record_hash"]))
         if program.code_hash not in self._known_code:
             self._known_code.add(program.code_hash)
             self._pending["code"].append({"code_hash": program.code_hash, "code": program.code})
+
+    def _record_hash_of(self, program_id: str) -> str:
+        """A parent's record hash ("" for one recorded before hashes, or not in
+        this run: ``verify_chain`` treats both the same)."""
+        try:
+            return self._lookup.get(program_id).record_hash or ""
+        except KeyError:
+            return ""
 
     def append_evaluation(
         self, program: Program, peak_memory_mb: float | None, stage_reached: int | None
@@ -318,7 +335,12 @@ class RunStore:
         merged = [t for t in TABLES if self._compact(t)]
         for directory in written | {self.root / t for t in merged}:
             fsync_dir(directory)  # the renames above are durable before the checkpoint
-        state = {"schema_version": SCHEMA_VERSION, **self.manifest.to_checkpoint(), **checkpoint}
+        state = {
+            "schema_version": SCHEMA_VERSION,
+            **self.manifest.to_checkpoint(),
+            **checkpoint,
+            "chain_head": self._chain_head,
+        }
         if index_token is not None:
             state["program_index"] = index_token
         staged: Staged | None = None
@@ -461,6 +483,14 @@ class RunStore:
                 raise
             self.refresh()  # committed since this reader opened, or merged away
             return self._lookup.get(program_id)
+
+    def check_chain(self) -> ChainReport:
+        """Recompute the record hash chain over every committed program, in
+        record order, against checkpoint.json's ``chain_head``."""
+        checkpoint = self.load_checkpoint(database=False) or {}
+        head = checkpoint.get("chain_head")
+        rows = self.read_table("programs").to_pylist()
+        return verify_chain(rows, head if isinstance(head, str) and head else None)
 
     def read_segment(self, table: str, path: Path) -> pa.Table:
         """One file of ``table`` (a loose part or a merged range)."""

@@ -17,6 +17,9 @@ run, ``checkpoint.json`` the version of its last writer):
    are; their first commit after a resume writes the files. An evolve of
    version 3 or older refuses to resume a version-4 run (it could not restore
    its database) but reads its tables.
+5. adds the nullable ``record_hash`` column to ``programs``: a hash chain over
+   the records (``evolve.store.chain``), with its last hash in checkpoint.json
+   (``chain_head``). Older rows read it as null and are reported as unhashed.
 
 Evolution rule: a later version only adds tables or nullable columns, never
 renames, retypes or drops one. Readers read every file with the current schema
@@ -50,7 +53,7 @@ __all__ = [
     "row_program",
 ]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 PROGRAM_SCHEMA = pa.schema(
     [
@@ -73,6 +76,7 @@ PROGRAM_SCHEMA = pa.schema(
         ("duplicate_of", pa.string()),
         ("code_hash", pa.string()),
         ("staleness", pa.int32()),  # version 3
+        ("record_hash", pa.string()),  # version 5 (evolve.store.chain)
     ]
 )
 CODE_SCHEMA = pa.schema([("code_hash", pa.string()), ("code", pa.string())])
@@ -150,6 +154,7 @@ def program_row(p: Program) -> dict[str, Any]:
         "duplicate_of": p.duplicate_of,
         "code_hash": p.code_hash,
         "staleness": p.staleness,
+        "record_hash": p.record_hash,
     }
 
 
@@ -175,6 +180,7 @@ def row_program(row: dict[str, Any], code: str) -> Program:
         duplicate_of=row["duplicate_of"],
         code_hash=row["code_hash"],
         staleness=row.get("staleness"),
+        record_hash=row.get("record_hash"),
     )
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from evolve.store import RunStore
 from tests.problem_factory import SCORER, write_problem
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,6 +147,8 @@ def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(
     assert all(set(r["parent_ids"]) <= known for r in rows)
     code = set(pq.read_table(run_dir / "code").column("code_hash").to_pylist())
     assert {r["code_hash"] for r in rows} <= code
+    chain = RunStore.open(run_dir).check_chain()  # the record chain survived every kill
+    assert chain.ok and chain.checked == len(rows), chain.problem
     assert not list(run_dir.rglob(".*.tmp")) and not list(run_dir.glob(".tmp/*"))
     for part in run_dir.rglob("*.parquet"):
         pq.read_metadata(part)

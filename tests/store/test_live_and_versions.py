@@ -69,6 +69,8 @@ def test_a_v1_run_is_resumed_in_place(tmp_path: Path) -> None:
     assert reopened.settings["schema_version"] == 1  # the version that created it
     assert reopened.load_checkpoint()["schema_version"] == SCHEMA_VERSION  # its last writer
     assert (run_dir / "programs" / "part-000001.parquet").read_bytes() == old_part
+    chain = reopened.check_chain()  # its old rows carry no hash; the new one starts the chain
+    assert chain.ok and (chain.unhashed, chain.checked) == (40, 1)
 
 
 def test_a_run_of_a_newer_schema_reads_but_does_not_resume(tmp_path: Path) -> None:
