@@ -14,7 +14,7 @@ import sys
 import traceback
 
 from evolve import __version__
-from evolve.cli import evaluate, inspect, mutator, run, sandbox
+from evolve.cli import evaluate, inspect, mutator, run, sandbox, verify
 from evolve.cli.terminal import PrintableFormatter, printable
 from evolve.errors import EvolveError
 
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.register(sub)
     mutator.register(sub)
     sandbox.register(sub)
+    verify.register(sub)
     return parser
 
 

@@ -451,9 +451,12 @@ class RunStore:
                     (p, read_parquet(p, schema=schema, columns=columns))
                     for p in self.manifest.paths(self.root, table)
                 ]
-            except FileNotFoundError:
+            except FileNotFoundError as exc:
                 if not self._reader or attempt == READ_RETRIES:
-                    raise
+                    # named by the checkpoint, so it was committed: storage lost
+                    # it, or someone deleted it
+                    missing = Path(exc.filename or exc.args[-1])
+                    raise damaged(missing, "missing, though checkpoint.json names it") from exc
                 self.refresh()
         raise AssertionError("unreachable")
 
