@@ -82,6 +82,7 @@ def run_summary(run_dir: Path, top: int = 5) -> dict[str, Any]:
         # accepted changes of the problem files (evolve.store.pins): results
         # before and after each were scored by different files
         "problem_changes": problem_changes,
+        "branched_from": settings.get("branched_from"),  # evolve branch
         "top": [
             {
                 "id": r["id"],
@@ -135,6 +136,14 @@ def format_summary(summary: dict[str, Any]) -> str:
             )
     if summary["stop_reason"]:
         lines.append(f"stopped    {summary['stop_reason']}")
+    origin = summary.get("branched_from")
+    if origin:
+        where = (
+            f"program {origin['program']} (score {_fmt(origin.get('score'))})"
+            if origin.get("program")
+            else f"iteration {origin['checkpoint']} ({origin['programs']} programs)"
+        )
+        lines.append(f"branched   from {where} of {origin['run']}")
     for change in summary["problem_changes"]:
         lines.append(
             f"problem changed at iteration {change['iteration']}: "

@@ -11,6 +11,7 @@ from typing import TextIO
 from evolve.cli.terminal import printable
 from evolve.config import load_problem
 from evolve.engine import Progress, RunLimits, RunOptions, RunOutcome, resume_run, start_run
+from evolve.engine.branch import branch_run
 from evolve.errors import UsageError
 from evolve.mutation.setup import resolve_llm_config, settings_for
 from sandboxes.factory import SANDBOX_KINDS
@@ -144,6 +145,23 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_branch(args: argparse.Namespace) -> int:
+    printer = ProgressPrinter(sys.stderr)
+    try:
+        outcome = branch_run(
+            Path(args.run_dir),
+            Path(args.out),
+            _limits(args),
+            program_id=args.program,
+            checkpoint=args.checkpoint,
+            on_progress=printer,
+        )
+    finally:
+        printer.close()
+    _report(outcome)
+    return 0
+
+
 def _add_limit_args(parser: argparse.ArgumentParser, iterations_default: int) -> None:
     parser.add_argument(
         "--iterations",
@@ -255,3 +273,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     resume.add_argument("--reason", default=None, help="why the problem change is accepted")
     resume.set_defaults(func=cmd_resume)
+    branch = sub.add_parser(
+        "branch",
+        help="start a new run from a program or an iteration of a run (which stays untouched)",
+    )
+    branch.add_argument("run_dir")
+    start = branch.add_mutually_exclusive_group(required=True)
+    start.add_argument("--program", default=None, help="seed the new run with this program")
+    start.add_argument(
+        "--checkpoint",
+        type=int,
+        default=None,
+        metavar="N",
+        help="start from the population as it was after iteration N",
+    )
+    branch.add_argument("--out", required=True, help="the new run's directory")
+    _add_limit_args(branch, 100)
+    branch.set_defaults(func=cmd_branch)

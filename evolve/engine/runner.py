@@ -30,7 +30,7 @@ from evolve.executors.ray import RayExecutor, connect
 from evolve.mutation import Proposer
 from evolve.mutation.setup import MutationSettings, build_proposer, preflight
 from evolve.records import EventKind, Program
-from evolve.store import RunStore
+from evolve.store import DatabaseCommit, RunStore
 from evolve.store.pins import review as review_problem
 from sandboxes.factory import SandboxConfig, SandboxKind, make_sandbox
 from sandboxes.job import SandboxSetupError
@@ -72,8 +72,16 @@ def start_run(
     options: RunOptions,
     limits: RunLimits,
     on_progress: Callable[[Progress], None] | None = None,
+    population: list[Program] | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> RunOutcome:
-    """Create ``out``, score the seed, and evolve until ``limits``."""
+    """Create ``out``, score the seed, and evolve until ``limits``.
+
+    ``population`` (a branch from another run's checkpoint, ``evolve.engine.branch``):
+    programs already scored, recorded and placed in the database in this order
+    instead of scoring the seed. ``provenance`` goes to run.json as given
+    (``branched_from``, and the ``problem_source`` to name).
+    """
     problem = load_problem(problem_path)
     if options.sandbox is None:
         options = dataclasses.replace(options, sandbox=problem.spec.sandbox.kind)
@@ -85,6 +93,7 @@ def start_run(
         "problem_source": str(problem.root),
         "objective": {"metric": objective.metric, "direction": objective.direction},
         **asdict(options),
+        **(provenance or {}),
     }
     # Build the proposer before creating the run directory: a missing API key
     # or a bad [llm] table must not leave an empty run behind.
@@ -102,7 +111,39 @@ def start_run(
     database = PopulationDatabase(
         problem.spec.database, seed=options.seed, program_lookup=store.get_program
     )
-    return _drive(problem, store, database, proposer, options, limits, None, on_progress, executor)
+    progress = None if population is None else _place(population, store, database)
+    return _drive(
+        problem, store, database, proposer, options, limits, progress, on_progress, executor
+    )
+
+
+def _place(population: list[Program], store: RunStore, database: PopulationDatabase) -> Progress:
+    """Record ``population`` (scored programs, in record order) and add the
+    evaluated ones to the database, as their own run once did; the counters
+    the new run continues from."""
+    progress = Progress()
+    for program in population:
+        store.append_program(program)
+        if program.duplicate_of is None:
+            for event in database.add(program):
+                store.append_event(event.KIND, program.iteration, asdict(event))
+            progress.evaluations += 1
+            progress.statuses[str(program.status)] += 1
+        else:
+            progress.duplicates += 1
+    progress.next_iteration = max(p.iteration for p in population) + 1
+    best = database.best()
+    progress.best_score = None if best is None else best.score
+    store.commit(
+        {"controller": progress.to_state(), "proposer": {}, "unsettled": []},
+        database=DatabaseCommit(
+            journal=database.take_journal(),
+            position=database.position(),
+            programs=len(database),
+            snapshot=database.snapshot,
+        ),
+    )
+    return progress
 
 
 def resume_run(
@@ -130,16 +171,7 @@ def resume_run(
     pin_event = review_problem(
         store.problem_dir, store.settings, store.load_events(), store.root, accept_problem_change
     )
-    settings = store.settings
-    options = RunOptions(
-        seed=settings["seed"],
-        sandbox=settings["sandbox"],
-        concurrency=limits.concurrency,
-        deterministic=settings["deterministic"],
-        mutation=MutationSettings(**settings["mutation"]),
-        executor=executor or settings.get("executor", "local"),
-        ray_address=ray_address or settings.get("ray_address"),
-    )
+    options = options_from_settings(store.settings, limits, executor, ray_address)
     limits = _with_k(limits, options.executor)
     options = _llm_calls_for(options, limits)
     problem = load_problem(store.problem_dir)
@@ -165,6 +197,25 @@ def resume_run(
         on_progress,
         _executor_for(problem, options, limits, store.root),
         unsettled=checkpoint.get("unsettled", []),
+    )
+
+
+def options_from_settings(
+    settings: dict[str, Any],
+    limits: RunLimits,
+    executor: ExecutorKind | None = None,
+    ray_address: str | None = None,
+) -> RunOptions:
+    """A run's options as its run.json saved them (for a resume or a branch),
+    with K from ``limits`` and the executor overridden where given."""
+    return RunOptions(
+        seed=settings["seed"],
+        sandbox=settings["sandbox"],
+        concurrency=limits.concurrency,
+        deterministic=settings["deterministic"],
+        mutation=MutationSettings(**settings["mutation"]),
+        executor=executor or settings.get("executor", "local"),
+        ray_address=ray_address or settings.get("ray_address"),
     )
 
 
