@@ -14,7 +14,7 @@ import sys
 import traceback
 
 from evolve import __version__
-from evolve.cli import evaluate, inspect, mutator, run, sandbox, verify
+from evolve.cli import evaluate, inspect, mutator, review, run, sandbox, verify
 from evolve.cli.terminal import PrintableFormatter, printable
 from evolve.errors import EvolveError
 
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     mutator.register(sub)
     sandbox.register(sub)
     verify.register(sub)
+    review.register(sub)
     return parser
 
 

@@ -162,6 +162,28 @@ def cmd_branch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_propose(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        code = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read the proposed program ({exc}); check --file") from exc
+    outcome = resume_run(
+        Path(args.run_dir), RunLimits(evaluations=0), None, human=(args.parent, code, path)
+    )
+    child = outcome.proposed
+    assert child is not None
+    score = "-" if child.score is None else f"{child.score:.8g}"
+    print(
+        printable(
+            f"{child.id}: {child.status}, score {score} (parent {args.parent})", one_line=True
+        )
+    )
+    if child.reason:
+        print(printable(f"reason: {child.reason}"))
+    return 0 if str(child.status) == "ok" else 1
+
+
 def _add_limit_args(parser: argparse.ArgumentParser, iterations_default: int) -> None:
     parser.add_argument(
         "--iterations",
@@ -290,3 +312,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     branch.add_argument("--out", required=True, help="the new run's directory")
     _add_limit_args(branch, 100)
     branch.set_defaults(func=cmd_branch)
+    propose = sub.add_parser(
+        "propose",
+        help="add a hand-written child of a program to a stopped run; it is evaluated and "
+        "recorded like any other (model 'human')",
+    )
+    propose.add_argument("run_dir")
+    propose.add_argument("--parent", required=True, help="the program it was written from")
+    propose.add_argument("--file", required=True, help="the program (the parent with its "
+                         "EVOLVE-BLOCK bodies changed)")  # fmt: skip
+    propose.set_defaults(func=cmd_propose)

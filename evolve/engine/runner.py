@@ -23,6 +23,7 @@ from typing import Any, Literal
 from evolve.config import Problem, load_problem
 from evolve.database import PopulationDatabase
 from evolve.engine.controller import Controller
+from evolve.engine.human import evaluate_human
 from evolve.engine.state import Progress, RunLimits
 from evolve.errors import SandboxUnavailable, StoreError, UsageError
 from evolve.executors import Executor, LocalExecutor
@@ -64,6 +65,7 @@ class RunOutcome:
     progress: Progress
     seed_program: Program | None
     best: Program | None
+    proposed: Program | None = None  # a hand-written child (evolve propose)
 
 
 def start_run(
@@ -153,6 +155,7 @@ def resume_run(
     executor: ExecutorKind | None = None,
     ray_address: str | None = None,
     accept_problem_change: str | None = None,
+    human: tuple[str, str, Path] | None = None,
 ) -> RunOutcome:
     """Continue ``run_dir`` with the same islands, counters and seeds.
 
@@ -160,6 +163,8 @@ def resume_run(
     run resumes on whatever cluster is up now); by default the run's are used.
     The problem copy must hold the files the run pinned (``evolve.store.pins``);
     ``accept_problem_change`` (a reason) goes on with changed ones and records it.
+    ``human`` (parent id, code, its file): a hand-written child scored and
+    recorded first (``evolve propose``, ``evolve.engine.human``).
     """
     store = RunStore.open(run_dir, repair=True)
     checkpoint = store.load_checkpoint()
@@ -197,6 +202,7 @@ def resume_run(
         on_progress,
         _executor_for(problem, options, limits, store.root),
         unsettled=checkpoint.get("unsettled", []),
+        human=human,
     )
 
 
@@ -308,6 +314,7 @@ def _drive(
     on_progress: Callable[[Progress], None] | None,
     executor: Executor,
     unsettled: list[dict[str, Any]] | None = None,
+    human: tuple[str, str, Path] | None = None,
 ) -> RunOutcome:
     limits = dataclasses.replace(limits, ordered=options.deterministic)
     llm = options.mutation.llm or {}
@@ -324,10 +331,12 @@ def _drive(
     )
     controller.restore_unsettled(unsettled or [])
     try:
-        seed_program = _run_coroutine(_main(controller, limits, fresh=progress is None))
+        seed_program, proposed = _run_coroutine(
+            _main(controller, limits, fresh=progress is None, human=human)
+        )
     finally:
         executor.shutdown()
-    return RunOutcome(store.root, controller.progress, seed_program, database.best())
+    return RunOutcome(store.root, controller.progress, seed_program, database.best(), proposed)
 
 
 def _run_coroutine(coroutine: Any) -> Any:
@@ -341,9 +350,13 @@ def _run_coroutine(coroutine: Any) -> Any:
         return pool.submit(asyncio.run, coroutine).result()
 
 
-async def _main(controller: Controller, limits: RunLimits, fresh: bool) -> Program | None:
+async def _main(
+    controller: Controller, limits: RunLimits, fresh: bool, human: tuple[str, str, Path] | None
+) -> tuple[Program | None, Program | None]:
+    """The seed's record (new runs) and the hand-written child's (``human``)."""
     try:
-        return await _evolve(controller, limits, fresh)
+        proposed = None if human is None else await evaluate_human(controller, *human)
+        return await _evolve(controller, limits, fresh), proposed
     finally:
         await controller.proposer.aclose()
 

@@ -58,8 +58,10 @@ raises ``StoreError`` naming the file, never reads as valid records.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import logging
+import os
 import shutil
 import time
 import tomllib
@@ -102,6 +104,7 @@ __all__ = ["COMPACT_AT", "RunStore"]
 log = logging.getLogger(__name__)
 
 COMPACT_AT = 64  # loose segments of a table that trigger a merge into one file
+WRITER_LOCK = ".writer.lock"  # held by the one process writing a run
 READ_RETRIES = 3  # a reader racing a live run's merges re-reads the manifest
 
 
@@ -134,6 +137,7 @@ class RunStore:
         self._lookup = ProgramLookup(self.root, self.manifest)
         self._index: ProgramIndex | None = None  # the writer's; see program_index
         self._chain_head = ""  # the last record's hash (evolve.store.chain)
+        self._lock_fd: int | None = None  # held while this process writes the run
         self._database = DatabaseLog(self.root)
         # Opened without repair and never committed: a reader, which may refresh
         # its manifest from a live run's checkpoint.
@@ -177,6 +181,7 @@ class RunStore:
         }
         write_atomic(root / "run.json", json.dumps(meta, indent=2).encode())
         store = cls(root)
+        store._lock_writer()
         store._open_index()
         return store
 
@@ -206,9 +211,31 @@ class RunStore:
                     f"evolve's ({SCHEMA_VERSION}); upgrade evolve to resume it "
                     "(reading it works: unknown columns are left out)"
                 )
+            store._lock_writer()  # before repair: it deletes what a live writer wrote
             repair_run_dir(store.root, store.manifest, store._database)
             store._open_index()
         return store
+
+    def _lock_writer(self) -> None:
+        """Hold ``RUN/.writer.lock`` for as long as this process writes the run:
+        a second writer (a resume, a branch target, ``evolve propose``, while
+        the run still runs) would delete the first one's uncommitted files as
+        crash leftovers and interleave commits. A POSIX record lock: released
+        when the process ends however it ends, shared within one process."""
+        path = self.root / WRITER_LOCK
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise StoreError(
+                f"{self.root}: another evolve process (pid {holder}) is writing this run; "
+                "stop it first (Ctrl-C lets it finish and save), or wait for it to end"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        self._lock_fd = fd
 
     def _open_index(self) -> None:
         """The writer's program index, in step with the checkpoint (built or
@@ -222,7 +249,11 @@ class RunStore:
         self._lookup.attach(self._index)
 
     def close(self) -> None:
-        """Close the program index's file (the Parquet files need no closing)."""
+        """Close the program index's file and give up the writer's lock (the
+        Parquet files need no closing)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases this process's lock on the file
+            self._lock_fd = None
         if self._index is not None:
             self._index.close()
             self._index = None
