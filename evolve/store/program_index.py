@@ -40,7 +40,7 @@ from typing import Any
 from evolve.store.integrity import read_parquet
 from evolve.store.manifest import Manifest
 
-__all__ = ["INDEX_FILE", "IndexUnusable", "ProgramIndex"]
+__all__ = ["INDEX_FILE", "IndexUnusable", "ProgramIndex", "record_parts"]
 
 log = logging.getLogger("evolve.store")
 
@@ -265,3 +265,24 @@ def _unpack(blob: bytes) -> str:
     if zlib.crc32(raw).to_bytes(4, "little") != crc:
         raise zlib.error("a row of the index does not match its CRC-32")
     return raw.decode("utf-8")
+
+
+def record_parts(
+    index: ProgramIndex | None, new_parts: dict[str, tuple[int, list[dict[str, Any]]]]
+) -> str | None:
+    """Add a commit's new parts of programs and code to ``index``; the token for
+    the checkpoint, or None when there is no usable index (a resume then
+    rebuilds it). An index that cannot take them is turned off, with a warning,
+    and the run goes on reading Parquet."""
+    if index is None or not index.usable:
+        return None
+    try:
+        return index.record({t: new_parts[t] for t in _TABLES if t in new_parts})
+    except IndexUnusable as exc:
+        log.warning(
+            "%s; the run goes on reading programs from the Parquet tables (the index "
+            "is deleted, and rebuilt at the next resume)",
+            exc,
+        )
+        index.disable()
+        return None

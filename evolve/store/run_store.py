@@ -1,21 +1,10 @@
 """The run directory: the only code that touches a run's files.
 
-Layout::
-
-    RUN/
-      run.json          settings of the run (written once, at creation)
-      problem/          a copy of the problem folder, so a resume scores the same way
-      programs/         program records (append-only Parquet segments)
-      code/             program text keyed by content hash (each text once)
-      evaluations/      one row per sandbox evaluation: peak memory, stage, wall time
-      events/           migrations, rejected edits, resets, stops, ...
-      llm_calls/        one row per LLM call: model, tokens, cost, latency
-      database/         the database's checkpoint: base-NNNNNN.json (a full snapshot,
-                        rewritten rarely) and delta-NNNNNN.jsonl (append-only journal
-                        of the changes since it); see ``evolve.store.database_log``
-      checkpoint.json   controller state, the committed length of the database's
-                        delta log (schema >= 4; before: the whole database state
-                        inline), and the manifest of committed files
+Layout (drawn in the README's "Run directory"): run.json, problem/ (the copy a
+resume scores with), one Parquet folder per table of ``evolve.store.schema``,
+database/ (``database_log``), checkpoint.json, and three files kept beside the
+tables: index.sqlite (``program_index``), reviews.jsonl (``reviews``) and
+.writer.lock (``writer_lock``).
 
 Each table folder holds ``part-NNNNNN.parquet`` (one per commit that had rows
 for it) and ``compact-AAAAAA-BBBBBB.parquet`` (parts AAAAAA..BBBBBB merged into
@@ -58,13 +47,11 @@ raises ``StoreError`` naming the file, never reads as valid records.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import json
 import logging
 import os
 import shutil
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +73,9 @@ from evolve.store.integrity import check_code, damaged, read_parquet
 from evolve.store.json_files import CHECKPOINT_FIX, RUN_JSON_FIX, read_object
 from evolve.store.lookup import ROW_GROUP, ProgramLookup
 from evolve.store.manifest import Manifest
+from evolve.store.objective import objective_of
 from evolve.store.pins import pin_files
-from evolve.store.program_index import IndexUnusable, ProgramIndex
+from evolve.store.program_index import ProgramIndex, record_parts
 from evolve.store.repair import repair as repair_run_dir
 from evolve.store.schema import (
     LLM_CALL_SCHEMA,
@@ -98,32 +86,14 @@ from evolve.store.schema import (
     program_row,
     row_program,
 )
+from evolve.store.writer_lock import lock_writer
 
 __all__ = ["COMPACT_AT", "RunStore"]
 
 log = logging.getLogger(__name__)
 
 COMPACT_AT = 64  # loose segments of a table that trigger a merge into one file
-WRITER_LOCK = ".writer.lock"  # held by the one process writing a run
 READ_RETRIES = 3  # a reader racing a live run's merges re-reads the manifest
-
-
-def _objective_of(problem_dir: Path) -> dict[str, str]:
-    """The [objective] table of a problem folder's problem.toml (metric and
-    direction, with their defaults); an OpenEvolve folder maximises
-    ``combined_score``. Only for callers that did not name the objective, and for
-    runs whose run.json predates recording it."""
-    toml_path = Path(problem_dir) / "problem.toml"
-    if not toml_path.is_file():
-        return {"metric": "combined_score", "direction": "maximize"}
-    try:
-        table = tomllib.loads(toml_path.read_text(encoding="utf-8")).get("objective", {})
-    except tomllib.TOMLDecodeError as exc:
-        raise StoreError(f"{toml_path}: not valid TOML ({exc})") from exc
-    return {
-        "metric": str(table.get("metric", "score")),
-        "direction": str(table.get("direction", "maximize")),
-    }
 
 
 class RunStore:
@@ -154,7 +124,7 @@ class RunStore:
         every reader of the run takes the direction from; without one, it is read
         from ``problem_root``'s problem.toml now, once, and recorded.
         """
-        objective = settings.get("objective") or _objective_of(problem_root)
+        objective = settings.get("objective") or objective_of(problem_root)
         if objective.get("direction") not in ("maximize", "minimize"):
             raise ValueError(f"the objective's direction must be maximize or minimize: {objective}")
         settings = {**settings, "objective": objective}
@@ -181,7 +151,7 @@ class RunStore:
         }
         write_atomic(root / "run.json", json.dumps(meta, indent=2).encode())
         store = cls(root)
-        store._lock_writer()
+        store._lock_fd = lock_writer(store.root)
         store._open_index()
         return store
 
@@ -211,31 +181,12 @@ class RunStore:
                     f"evolve's ({SCHEMA_VERSION}); upgrade evolve to resume it "
                     "(reading it works: unknown columns are left out)"
                 )
-            store._lock_writer()  # before repair: it deletes what a live writer wrote
+            store._lock_fd = lock_writer(
+                store.root
+            )  # before repair: it deletes what a live writer wrote
             repair_run_dir(store.root, store.manifest, store._database)
             store._open_index()
         return store
-
-    def _lock_writer(self) -> None:
-        """Hold ``RUN/.writer.lock`` for as long as this process writes the run:
-        a second writer (a resume, a branch target, ``evolve propose``, while
-        the run still runs) would delete the first one's uncommitted files as
-        crash leftovers and interleave commits. A POSIX record lock: released
-        when the process ends however it ends, shared within one process."""
-        path = self.root / WRITER_LOCK
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
-            os.close(fd)
-            raise StoreError(
-                f"{self.root}: another evolve process (pid {holder}) is writing this run; "
-                "stop it first (Ctrl-C lets it finish and save), or wait for it to end"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
-        self._lock_fd = fd
 
     def _open_index(self) -> None:
         """The writer's program index, in step with the checkpoint (built or
@@ -284,7 +235,7 @@ class RunStore:
         (``"objective": {"metric", "direction"}``, written once at creation).
         Runs made before run.json carried it read the [objective] table of
         their problem copy, which is where the direction was then taken from."""
-        objective = self.settings.get("objective") or _objective_of(self.problem_dir)
+        objective = self.settings.get("objective") or objective_of(self.problem_dir)
         direction = objective["direction"]
         if direction not in ("maximize", "minimize"):
             raise StoreError(
@@ -362,7 +313,7 @@ class RunStore:
             new_parts[table] = (self.manifest.add_part(table), list(rows))
             rows.clear()
             written.add(path.parent)
-        index_token = self._record_in_index(new_parts)
+        index_token = record_parts(self._index, new_parts)
         merged = [t for t in TABLES if self._compact(t)]
         for directory in written | {self.root / t for t in merged}:
             fsync_dir(directory)  # the renames above are durable before the checkpoint
@@ -390,26 +341,6 @@ class RunStore:
                 if self.manifest.covered(table, number_of(path)):
                     path.unlink()
             self._lookup.reindex()
-
-    def _record_in_index(
-        self, new_parts: dict[str, tuple[int, list[dict[str, Any]]]]
-    ) -> str | None:
-        """Add the new parts' programs and texts to the index; its token for the
-        checkpoint, or None when there is no usable index (a resume then
-        rebuilds it)."""
-        index = self._index
-        if index is None or not index.usable:
-            return None
-        try:
-            return index.record({t: new_parts[t] for t in ("programs", "code") if t in new_parts})
-        except IndexUnusable as exc:
-            log.warning(
-                "%s; the run goes on reading programs from the Parquet tables (the index "
-                "is deleted, and rebuilt at the next resume)",
-                exc,
-            )
-            index.disable()
-            return None
 
     def _loose(self, table: str) -> list[Path]:
         return [p for p in self.manifest.paths(self.root, table) if p.name.startswith("part-")]
