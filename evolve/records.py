@@ -31,6 +31,7 @@ class EventKind(StrEnum):
     DUPLICATE_IN_FLIGHT = "duplicate_in_flight"  # a child's code was being evaluated
     STALE_DROPPED = "stale_dropped"  # a child over max_staleness, not evaluated
     STOP = "stop"  # a run (or a resumed stretch of it) stopped, with its counters
+    HOLDOUT = "holdout"  # a new best's held-out score (evaluate_holdout), kept from prompts
     # What a resume found in the run's problem copy (evolve.store.pins).
     PROBLEM_CHANGED = "problem_changed"  # files changed, accepted with a reason
     PROBLEM_PINNED = "problem_pinned"  # a run made before pins, pinned at a resume

@@ -7,11 +7,14 @@ the limits) and nothing else: workers never see the database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from evaluators.contract import Status
 
 __all__ = [
+    "HOLDOUT_FUNCTION",
+    "HOLDOUT_STAGES",
+    "Entry",
     "EvalJob",
     "EvalResult",
     "Guarantees",
@@ -77,12 +80,25 @@ class Stage:
     threshold: float | None = None
 
 
+# Which of the scorer's entry points a job calls: ``evaluate`` (its cascade
+# stages, if any: the score evolution sees) or ``holdout`` (the held-out scorer,
+# ``evaluate_holdout(program_path)``: data no prompt ever sees, one stage).
+Entry = Literal["evaluate", "holdout"]
+HOLDOUT_FUNCTION = "evaluate_holdout"
+HOLDOUT_STAGES: tuple[Stage, ...] = (Stage(HOLDOUT_FUNCTION),)
+
+
 @dataclass(frozen=True)
 class EvalJob:
     """One candidate to score.
 
     ``files`` maps relative paths to contents: the scorer and any data it ships.
     Carrying bytes (not host paths) lets the job travel to any node.
+
+    ``entry`` names the scorer entry point: ``"evaluate"`` runs ``stages`` (the
+    normal ``evaluate``, or its cascade); ``"holdout"`` runs only
+    ``evaluate_holdout`` (no cascade), whatever ``stages`` were passed, so every
+    sandbox (they all hand ``stages`` to the same harness) calls it unchanged.
     """
 
     program_id: str
@@ -97,6 +113,18 @@ class EvalJob:
     # Files of ``files`` the candidate may read; every other one is the scorer's
     # alone where the sandbox can separate them (see Guarantees.hidden_scorer_files).
     visible: tuple[str, ...] = ()
+    entry: Entry = "evaluate"
+
+    def __post_init__(self) -> None:
+        if self.entry == "holdout":
+            object.__setattr__(self, "stages", HOLDOUT_STAGES)
+        elif self.entry != "evaluate":
+            raise ValueError(f"entry must be 'evaluate' or 'holdout', got {self.entry!r}")
+        elif any(stage.function == HOLDOUT_FUNCTION for stage in self.stages):
+            raise ValueError(
+                f"{HOLDOUT_FUNCTION} is the held-out scorer, never a stage of the score "
+                "evolution sees; submit it with entry='holdout'"
+            )
 
 
 @dataclass(frozen=True)

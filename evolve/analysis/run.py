@@ -21,6 +21,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from evolve.analysis import plots
 from evolve.analysis.lineage import build_lineage, first_parents
@@ -92,13 +93,52 @@ class Run:
     def programs(self) -> pd.DataFrame:
         """One row per program, indexed by id, in recording order. Metrics are
         ``metric.<name>`` columns; ``parent_id`` is the primary parent (None for
-        the seed), ``parent_ids`` all parents (inspirations after the first)."""
+        the seed), ``parent_ids`` all parents (inspirations after the first).
+        ``holdout_score`` is the held-out scorer's objective (``evaluate_holdout``,
+        run for each program that became the best; from its ``holdout`` event):
+        NaN where none was run or it gave no score."""
         table = self._table
         frame = table.drop_columns(["metrics"]).to_pandas()
         frame["parent_id"] = pd.Series(first_parents(table), dtype=object)
         frame = frame.set_index("id", drop=False)
         frame.index.name = None
+        held_out = self._holdout_scores()
+        frame["holdout_score"] = np.array(
+            [held_out.get(pid, np.nan) for pid in frame["id"]], dtype=float
+        )
         return _expand_metrics(frame, table.column("metrics").to_pylist())
+
+    def _holdout_scores(self) -> dict[str, float]:
+        """program id -> its held-out score (NaN for a held-out scoring that failed)."""
+        frame = self.holdouts
+        return dict(zip(frame["program_id"], frame["score"].astype(float), strict=True))
+
+    @cached_property
+    def holdouts(self) -> pd.DataFrame:
+        """One row per held-out scoring (``holdout`` events: each program that
+        became the best, scored by ``evaluate_holdout``): iteration, program_id,
+        status, score (NaN when none), reason, metrics (dict). Empty for a problem
+        without a held-out scorer."""
+        events = self._events_table
+        held = events.filter(pc.equal(events.column("kind"), str(EventKind.HOLDOUT)))
+        rows = []
+        for iteration, text in zip(
+            held.column("iteration").to_pylist(), held.column("payload").to_pylist(), strict=True
+        ):  # only these payloads are parsed
+            payload = json.loads(text)
+            score = payload.get("score")
+            rows.append(
+                {
+                    "iteration": iteration,
+                    "program_id": payload["program_id"],
+                    "status": payload["status"],
+                    "score": np.nan if score is None else float(score),
+                    "reason": payload.get("reason", ""),
+                    "metrics": payload.get("metrics", {}),
+                }
+            )
+        columns = ["iteration", "program_id", "status", "score", "reason", "metrics"]
+        return pd.DataFrame(rows, columns=columns)
 
     @cached_property
     def llm_calls(self) -> pd.DataFrame:
@@ -107,9 +147,13 @@ class Run:
         return calls
 
     @cached_property
+    def _events_table(self) -> pa.Table:
+        return self._fresh(lambda store: store.read_table("events"))
+
+    @cached_property
     def events(self) -> pd.DataFrame:
         """Migrations, rejected edits, resets and stops, with parsed payloads."""
-        frame: pd.DataFrame = self._fresh(lambda store: store.read_table("events")).to_pandas()
+        frame: pd.DataFrame = self._events_table.to_pandas()
         frame["payload"] = [json.loads(p) if p else {} for p in frame["payload"]]
         return frame
 

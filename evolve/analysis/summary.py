@@ -52,6 +52,13 @@ def run_summary(run_dir: Path, top: int = 5) -> dict[str, Any]:
         if e["kind"] == EventKind.PROBLEM_CHANGED
         for payload in [json.loads(e["payload"])]
     ]
+    holdouts = {
+        payload["program_id"]: payload
+        for e in events
+        if e["kind"] == EventKind.HOLDOUT
+        for payload in [json.loads(e["payload"])]
+    }
+    best_holdout = holdouts.get(scored[0]["id"]) if scored else None
     return {
         "run_dir": str(run_dir),
         "problem": settings.get("problem"),
@@ -65,6 +72,20 @@ def run_summary(run_dir: Path, top: int = 5) -> dict[str, Any]:
         "programs_per_island": {str(k): v for k, v in sorted(islands.items())},
         "seed_score": seed["score"] if seed else None,
         "best_score": scored[0]["score"] if scored else None,
+        "best_id": scored[0]["id"] if scored else None,
+        # held-out scoring (evaluate_holdout) of the programs that became the best:
+        # recorded apart from them (holdout events), never shown to the LLM
+        "holdout": {
+            "scored": len(holdouts),
+            "failed": sum(p["status"] != "ok" for p in holdouts.values()),
+            "best": None
+            if best_holdout is None
+            else {
+                "status": best_holdout["status"],
+                "score": best_holdout["score"],
+                "reason": best_holdout["reason"],
+            },
+        },
         "staleness": {
             "median": statistics.median(staleness) if staleness else None,
             "max": max(staleness) if staleness else None,
@@ -116,7 +137,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"islands    {json.dumps(summary['programs_per_island'])}  "
         f"migrations {summary['migrations']}",
         f"seed score {_fmt(summary['seed_score'])}",
-        f"best score {_fmt(summary['best_score'])}",
+        f"best score {_fmt(summary['best_score'])}{_holdout_note(summary)}",
     ]
     stale = summary["staleness"]
     if stale["median"] is not None:
@@ -158,6 +179,24 @@ def format_summary(summary: dict[str, Any]) -> str:
                 f"{r['generation']:>5}  {r['parent'] or '-'}"
             )
     return "\n".join(lines)
+
+
+def _holdout_note(summary: dict[str, Any]) -> str:
+    """``  held-out 0.93 (3 bests held-out scored)`` beside the best score ('' when
+    the run held-out scored nothing)."""
+    holdout = summary.get("holdout") or {}
+    if not holdout.get("scored"):
+        return ""
+    best = holdout.get("best")
+    if best is None:
+        value = "not scored"
+    elif best["status"] == "ok":
+        value = _fmt(best["score"])
+    else:
+        value = f"{best['status']} ({best['reason'][:120]})" if best["reason"] else best["status"]
+    failed = f", {holdout['failed']} failed" if holdout["failed"] else ""
+    count = holdout["scored"]
+    return f"  held-out {value} ({count} best{'s' * (count != 1)} held-out scored{failed})"
 
 
 def _fmt(value: float | None) -> str:

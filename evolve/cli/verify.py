@@ -29,16 +29,29 @@ def format_verification(found: Verification) -> str:
         unhashed = f", {chain.unhashed} older records without a hash" if chain.unhashed else ""
         lines.append(f"records  chain {state} ({chain.checked} checked{unhashed})")
     if found.rescores:
+        # a held-out column when the problem has a held-out scorer (evaluate_holdout)
+        held = any(r.holdout is not None for r in found.rescores)
         lines.append("")
-        lines.append(f"{'program':<10} {'recorded':>14} {'repeats':<32} verdict")
+        lines.append(
+            f"{'program':<10} {'recorded':>14} {'repeats':<32} "
+            + (f"{'held-out':>14} " if held else "")
+            + "verdict"
+        )
         for r in found.rescores:
             recorded = r.recorded_status if r.recorded_score is None else f"{r.recorded_score:.8g}"
             repeats = ", ".join(
                 status if score is None else f"{score:.8g}"
                 for status, score in zip(r.statuses, r.scores, strict=True)
             )
+            holdout = ""
+            if held:
+                h = r.holdout
+                text = "-" if h is None else h.status if h.score is None else f"{h.score:.8g}"
+                holdout = f"{text:>14} "
             verdict = r.verdict + (f" ({r.detail})" if r.detail else "")
-            lines.append(f"{r.program_id:<10} {recorded:>14} {repeats:<32} {printable(verdict)}")
+            lines.append(
+                f"{r.program_id:<10} {recorded:>14} {repeats:<32} {holdout}{printable(verdict)}"
+            )
     if found.certificate is not None:
         lines.append("")
         lines.append(f"certificate {found.certificate}")

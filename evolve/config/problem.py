@@ -25,7 +25,7 @@ from evolve.config.problem_toml import EvaluationSpec, FilesSpec, ProblemToml
 from evolve.config.strict import from_mapping
 from evolve.edits import MarkerError, evolve_regions
 from evolve.errors import ProblemError
-from sandboxes.job import EvalJob, Limits, Stage
+from sandboxes.job import HOLDOUT_FUNCTION, Entry, EvalJob, Limits, Stage
 
 __all__ = ["Problem", "load_problem"]
 
@@ -47,6 +47,9 @@ class Problem:
     files: dict[str, bytes]
     layout: Literal["native", "openevolve"] = "native"
     visible: tuple[str, ...] = ()  # files the candidate may read ([files] candidate_visible)
+    # The scorer defines evaluate_holdout(program_path): a held-out scorer, run
+    # only for new bests and by `evolve verify`, whose results no prompt sees.
+    holdout: bool = False
 
     @property
     def name(self) -> str:
@@ -55,8 +58,14 @@ class Problem:
     def limits(self) -> Limits:
         return Limits(timeout_s=self.spec.evaluation.timeout_s, resources=self.spec.resources)
 
-    def make_job(self, program_id: str, code: str) -> EvalJob:
-        """The job that scores ``code``: only code, files and limits travel."""
+    def make_job(self, program_id: str, code: str, entry: Entry = "evaluate") -> EvalJob:
+        """The job that scores ``code``: only code, files and limits travel.
+        ``entry="holdout"``: the held-out scorer instead (same limits, no cascade)."""
+        if entry == "holdout" and not self.holdout:
+            raise ValueError(
+                f"{self.root / self.scorer}: defines no {HOLDOUT_FUNCTION}(program_path); "
+                "there is no held-out scorer to run"
+            )
         return EvalJob(
             program_id=program_id,
             code=code,
@@ -67,6 +76,7 @@ class Problem:
             maximize=self.spec.objective.maximize,
             limits=self.limits(),
             visible=self.visible,
+            entry=entry,
         )
 
 
@@ -122,7 +132,8 @@ def _assemble(
         raise ProblemError(
             f"{scorer_path}: missing; write a scorer defining evaluate(program_path) -> dict"
         )
-    stages = _stages(scorer_path, spec.evaluation, strict=layout == "native")
+    names = _scorer_functions(scorer_path)
+    stages = _stages(scorer_path, names, spec.evaluation, strict=layout == "native")
     files = _collect_files(root, exclude={initial_name})
     files = _apply_file_rules(root, files, spec.files)
     return Problem(
@@ -135,25 +146,33 @@ def _assemble(
         files=files,
         layout=layout,
         visible=tuple(n for n in files if _matches(n, spec.files.candidate_visible)),
+        holdout=HOLDOUT_FUNCTION in names,
     )
 
 
-def _stages(scorer_path: Path, evaluation: EvaluationSpec, strict: bool) -> tuple[Stage, ...]:
-    """Decide the cascade from the scorer's top-level functions (read, not run).
-
-    Threshold i applies after stage i. OpenEvolve configs often list one
-    threshold per stage (the last is never used), so only native problems are
-    held to "at most stages - 1 thresholds".
-    """
+def _scorer_functions(scorer_path: Path) -> set[str]:
+    """Names of the scorer's top-level functions, read from its AST: the scorer
+    is only ever imported inside the sandbox, never on the host."""
     try:
         tree = ast.parse(scorer_path.read_text(encoding="utf-8"), filename=str(scorer_path))
     except SyntaxError as exc:
         raise ProblemError(
             f"{scorer_path}:{exc.lineno}: the scorer does not parse: {exc.msg}"
         ) from None
-    names = {
+    return {
         node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     }
+
+
+def _stages(
+    scorer_path: Path, names: set[str], evaluation: EvaluationSpec, strict: bool
+) -> tuple[Stage, ...]:
+    """Decide the cascade from the scorer's top-level functions (read, not run).
+
+    Threshold i applies after stage i. OpenEvolve configs often list one
+    threshold per stage (the last is never used), so only native problems are
+    held to "at most stages - 1 thresholds".
+    """
     stage_names: list[str] = []
     while f"evaluate_stage{len(stage_names) + 1}" in names:
         stage_names.append(f"evaluate_stage{len(stage_names) + 1}")

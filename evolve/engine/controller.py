@@ -10,10 +10,12 @@ happen on the event-loop thread, so neither needs locks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from evolve.config import Problem
@@ -75,6 +77,7 @@ class Controller:
             self.progress,
             self._unsettled,
             on_progress,
+            on_new_best=self._start_holdout if problem.holdout else None,
         )
         # normalised code hash -> id of the program being evaluated with that code
         self._in_flight: dict[str, str] = {}
@@ -82,6 +85,8 @@ class Controller:
         # those a crash left unsettled, to redo first with the same sample and seed.
         self._drawn: dict[int, Sample] = {}
         self._redo: deque[tuple[int, Sample]] = deque()
+        # Held-out scorings of new bests still running: program id -> (program, job).
+        self._holdouts: dict[str, tuple[Program, Future[EvalResult]]] = {}
 
     # -- public ---------------------------------------------------------------
 
@@ -131,8 +136,10 @@ class Controller:
                 await run_steady(self, self.stopper, shape.evaluations_in_flight())
             else:
                 await run_pipeline(self, self.stopper, shape, self.progress)
+            await self._finish_holdouts()
         finally:
             self.stopper.end()
+            self._collect_holdouts()
             self.commit()
         self.stopper.finished()
         self.recorder.stopped()
@@ -265,6 +272,53 @@ class Controller:
     async def _run_job(self, program: Program) -> EvalResult:
         job = self.problem.make_job(program.id, program.code)
         return await asyncio.wrap_future(self.executor.submit(job))
+
+    def _start_holdout(self, program: Program) -> None:
+        """``program`` just became the best: score it on the held-out data, as a
+        job of its own (same limits, same executor) that nothing waits for. Its
+        result becomes a ``holdout`` event only (``RunRecorder.holdout``), never
+        part of the program, so no prompt can show it."""
+        job = self.problem.make_job(program.id, program.code, entry="holdout")
+        try:
+            future = self.executor.submit(job)
+        except Exception as exc:  # an executor that cannot take it: recorded, the run goes on
+            self.recorder.holdout(program, None, f"the held-out job did not start: {exc}")
+            return
+        self._holdouts[program.id] = (program, future)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # recorded outside a run's loop: collected at the next settle
+            return
+
+        def done(_: Future[EvalResult]) -> None:  # on an executor thread
+            with contextlib.suppress(RuntimeError):  # that loop is gone: collected later
+                loop.call_soon_threadsafe(self._collect_holdouts)
+
+        future.add_done_callback(done)
+
+    def _collect_holdouts(self) -> None:
+        """Record the held-out scorings that finished (on the event-loop thread)."""
+        for program_id, (program, future) in list(self._holdouts.items()):
+            if not future.done():
+                continue
+            del self._holdouts[program_id]
+            if future.cancelled():
+                self.recorder.holdout(program, None, "the held-out job was cancelled")
+                continue
+            error = future.exception()
+            if error is not None:
+                reason = f"the held-out job failed: {type(error).__name__}: {error}"
+                self.recorder.holdout(program, None, reason)
+            else:
+                self.recorder.holdout(program, future.result())
+
+    async def _finish_holdouts(self) -> None:
+        """Wait for the held-out scorings still running (each ends at its own
+        deadline) and record them: a run returns with every one it started."""
+        pending = [asyncio.wrap_future(future) for _, future in self._holdouts.values()]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._collect_holdouts()
 
     def _unsettled(self) -> list[dict[str, Any]]:
         """The checkpoint's record of iterations drawn but not settled."""

@@ -16,10 +16,10 @@ from typing import Any
 
 from evolve.config import ObjectiveSpec
 from evolve.database import PopulationDatabase
-from evolve.engine.scoring import as_duplicate, scored_program
+from evolve.engine.scoring import as_duplicate, score_result, scored_program
 from evolve.engine.state import Pending, Progress, Rejection
 from evolve.mutation import Proposer
-from evolve.records import EventKind, Program
+from evolve.records import EventKind, Program, Status
 from evolve.store import DatabaseCommit, RunStore
 from sandboxes.job import EvalResult
 
@@ -31,6 +31,8 @@ class RunRecorder:
 
     ``unsettled`` gives the checkpoint's list of iterations sampled but not yet
     settled (the scheduler owns them), so a resume redoes exactly those.
+    ``on_new_best`` is called with each recorded program that became the
+    database's best (the controller starts its held-out scoring there).
     """
 
     def __init__(
@@ -42,6 +44,7 @@ class RunRecorder:
         progress: Progress,
         unsettled: Callable[[], list[dict[str, Any]]],
         on_progress: Callable[[Progress], None] | None = None,
+        on_new_best: Callable[[Program], None] | None = None,
     ) -> None:
         self.store = store
         self.database = database
@@ -49,6 +52,7 @@ class RunRecorder:
         self.objective = objective
         self.progress = progress
         self.on_progress = on_progress
+        self.on_new_best = on_new_best
         self._unsettled = unsettled
         self._uncommitted = 0
         self._last_commit = time.monotonic()
@@ -78,7 +82,31 @@ class RunRecorder:
         self._written()
         if self.on_progress is not None:
             self.on_progress(progress)
+        if best is not None and best.id == program.id and self.on_new_best is not None:
+            self.on_new_best(program)
         return program
+
+    def holdout(self, program: Program, result: EvalResult | None, reason: str = "") -> None:
+        """The held-out score of ``program`` (a new best), or why there is none
+        (``result`` None: the job never ran). An event only: never the program's
+        metrics, artifacts or feedback, which prompts are built from."""
+        if result is None:
+            status, score, metrics = Status.ERROR, None, {}
+        else:
+            scored = score_result(result, self.objective)
+            status, score, metrics = scored.status, scored.score, dict(result.metrics)
+            reason = scored.reason
+        self.store.append_event(
+            EventKind.HOLDOUT,
+            program.iteration,
+            {
+                "program_id": program.id,
+                "status": str(status),
+                "score": score,
+                "metrics": metrics,
+                "reason": reason,
+            },
+        )
 
     def child(self, pending: Pending, result: EvalResult) -> Program:
         """A child's evaluation came back: record it and tell the proposer how it did."""

@@ -12,6 +12,11 @@ Three checks, each of which can fail on its own:
   scorer); within three standard deviations of their mean when they do not
   (a noisy one), the mean and spread reported.
 
+When the problem's scorer defines ``evaluate_holdout``, each re-scored program
+is also scored once on the held-out data (a fresh sandbox), shown beside the
+repeats and in the certificate, with what the run recorded for it (a
+``holdout`` event, if it was ever a new best). It informs; it is no verdict.
+
 And a certificate for the best program: its code and hashes, the problem's
 file hashes, the chain head, the sandbox (with Docker, the image's content id),
 the package versions and every repeat's score, in a JSON file kept apart from
@@ -41,12 +46,24 @@ from evolve.store.chain import ChainReport
 from evolve.store.pins import changes, pin_files, pinned_files
 from sandboxes.docker.image import image_digest
 from sandboxes.factory import SandboxKind, make_sandbox
-from sandboxes.job import SandboxSetupError
+from sandboxes.job import EvalJob, EvalResult, SandboxSetupError
 
-__all__ = ["Rescore", "Verification", "verify_run"]
+__all__ = ["Holdout", "Rescore", "Verification", "verify_run"]
 
 PACKAGES = ("numpy", "pyarrow", "ray", "openai", "docker", "networkx")
 NOISE_SIGMAS = 3.0  # a noisy scorer's recorded score may sit this far from the mean
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """One program scored once by the held-out scorer, and what the run recorded."""
+
+    status: str
+    score: float | None
+    metrics: dict[str, float]
+    reason: str = ""
+    recorded_status: str | None = None  # the run's holdout event, if it had one
+    recorded_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,8 @@ class Rescore:
     scores: list[float | None]
     verdict: str  # "exact", "within noise", or "mismatch"
     detail: str = ""
+    # The held-out scorer's result (problems with evaluate_holdout; else None).
+    holdout: Holdout | None = None
 
     @property
     def ok(self) -> bool:
@@ -117,8 +136,9 @@ def verify_run(
     problem = load_problem(store.problem_dir)
     kind: SandboxKind = sandbox or store.settings.get("sandbox") or problem.spec.sandbox.kind
     best = _best_rows(store, top)
+    recorded = _recorded_holdouts(events)
     for row in best:
-        found.rescores.append(_rescore(store, problem, kind, row, repeats))
+        found.rescores.append(_rescore(store, problem, kind, row, repeats, recorded))
     if best:
         path = certificate or Path(run_dir) / "verify" / f"certificate-{best[0]['id']}.json"
         _write_certificate(path, store, problem, kind, best[0], found, now)
@@ -136,27 +156,60 @@ def _best_rows(store: RunStore, top: int) -> list[dict[str, Any]]:
     return rows[:top]
 
 
+def _recorded_holdouts(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """program id -> the payload of the run's last holdout event for it."""
+    return {
+        e["payload"]["program_id"]: e["payload"] for e in events if e["kind"] == EventKind.HOLDOUT
+    }
+
+
+def _run_fresh(config: Any, job: EvalJob) -> EvalResult:
+    """``job`` in a sandbox of its own (new containers with Docker)."""
+    try:
+        sandbox = make_sandbox(config, concurrency=1)
+    except SandboxSetupError as exc:
+        raise SandboxUnavailable(str(exc)) from exc
+    try:
+        return sandbox.run(job)
+    finally:
+        sandbox.close()
+
+
 def _rescore(
-    store: RunStore, problem: Problem, kind: SandboxKind, row: dict[str, Any], repeats: int
+    store: RunStore,
+    problem: Problem,
+    kind: SandboxKind,
+    row: dict[str, Any],
+    repeats: int,
+    recorded: dict[str, dict[str, Any]],
 ) -> Rescore:
     code = store.get_program(row["id"]).code  # hash-checked against its code_hash
     statuses: list[str] = []
     scores: list[float | None] = []
     config = sandbox_config(problem, kind)
     for repeat in range(repeats):
-        try:
-            sandbox = make_sandbox(config, concurrency=1)  # fresh for every repeat
-        except SandboxSetupError as exc:
-            raise SandboxUnavailable(str(exc)) from exc
-        try:
-            result = sandbox.run(problem.make_job(f"verify-{row['id']}-{repeat}", code))
-        finally:
-            sandbox.close()
+        result = _run_fresh(config, problem.make_job(f"verify-{row['id']}-{repeat}", code))
         scored = score_result(result, problem.spec.objective)
         statuses.append(str(scored.status))
         scores.append(scored.score)
     verdict, detail = _verdict(row["status"], row["score"], statuses, scores)
-    return Rescore(row["id"], row["status"], row["score"], statuses, scores, verdict, detail)
+    holdout = None
+    if problem.holdout:
+        job = problem.make_job(f"verify-{row['id']}-holdout", code, entry="holdout")
+        result = _run_fresh(config, job)
+        scored = score_result(result, problem.spec.objective)
+        before = recorded.get(row["id"], {})
+        holdout = Holdout(
+            status=str(scored.status),
+            score=scored.score,
+            metrics=dict(result.metrics),
+            reason=scored.reason,
+            recorded_status=before.get("status"),
+            recorded_score=before.get("score"),
+        )
+    return Rescore(
+        row["id"], row["status"], row["score"], statuses, scores, verdict, detail, holdout
+    )
 
 
 def _verdict(
@@ -222,7 +275,9 @@ def _write_certificate(
             "direction": problem.spec.objective.direction,
         },
         "sandbox": sandbox,
-        "repeats": asdict(rescore),
+        "repeats": {k: v for k, v in asdict(rescore).items() if k != "holdout"},
+        # the held-out scorer's result, and what the run recorded (None: no held-out scorer)
+        "holdout": None if rescore.holdout is None else asdict(rescore.holdout),
         "versions": {
             "evolve": _version("evolve"),
             "python": platform.python_version(),

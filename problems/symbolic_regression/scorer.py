@@ -1,11 +1,16 @@
 """Scorer for symbolic_regression: recover Nguyen-7, y = ln(x + 1) + ln(x^2 + 1).
 
 The candidate's ``model(xs)`` runs in a child process (call_candidate) on the
-20 training points (x in [0, 2]) and on 61 held-out points over [0, 3] (the
-last third extrapolates). Predictions must be one finite number per point.
+20 training points (x in [0, 2]) and on 61 points over [0, 3] (the last third
+extrapolates). Predictions must be one finite number per point.
 
 Metrics: ``r2`` on the training points (the objective; 1.0 is a perfect fit),
-``r2_extrapolation`` on the held-out points, and ``mse``.
+``r2_extrapolation`` on the 61 points, and ``mse``. Both sets reach the prompts
+(as metrics) and steer the search (``r2_extrapolation`` is a feature dimension).
+
+``evaluate_holdout`` scores ``r2`` and ``mse`` on 40 more points, x in (3, 5]
+(``holdout.csv``), that no prompt and no metric of ``evaluate`` ever shows: evolve
+runs it only for each new best and in ``evolve verify``, and records it apart.
 """
 
 import csv
@@ -54,3 +59,14 @@ def evaluate(program_path: str) -> dict:
     train = call_candidate(program_path, "model", args=(xs,), timeout_s=CALL_TIMEOUT_S)
     test = call_candidate(program_path, "model", args=(tx,), timeout_s=CALL_TIMEOUT_S)
     return score_predictions(train, test)
+
+
+def evaluate_holdout(program_path: str) -> dict:
+    """R^2 and mse on the held-out points, x in (3, 5]: how far the formula
+    extrapolates beyond anything the search saw."""
+    hx, hy = load("holdout.csv")
+    preds = predictions(
+        call_candidate(program_path, "model", args=(hx,), timeout_s=CALL_TIMEOUT_S), len(hx)
+    )
+    mse = math.fsum((y - p) ** 2 for y, p in zip(hy, preds, strict=True)) / len(hy)
+    return {"r2": max(-1e6, r2(hy, preds)), "mse": mse}

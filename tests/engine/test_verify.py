@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import textwrap
 from pathlib import Path
 
 import pyarrow as pa
@@ -140,3 +141,86 @@ def test_docker_repeats_run_in_fresh_containers(
     assert certificate["sandbox"]["kind"] == "docker"
     assert certificate["sandbox"]["image_id"].startswith("sha256:")
     assert [r.verdict for r in found.rescores] == ["exact"]
+
+
+HOLDOUT_SCORER = textwrap.dedent(
+    """\
+    import importlib.util
+
+    def _value(program_path):
+        spec = importlib.util.spec_from_file_location("candidate", program_path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.value()
+
+    def evaluate(program_path):
+        return {"score": -abs(_value(program_path) - 10.0)}
+
+    def evaluate_holdout(program_path):
+        return {"score": 500.25 - abs(_value(program_path) - 10.0), "heldout_metric": 1.0}
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def holdout_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("verify-holdout")
+    start_run(
+        write_problem(root / "problem", scorer=HOLDOUT_SCORER),
+        root / "run",
+        RunOptions(seed=4, deterministic=True),
+        RunLimits(evaluations=8, concurrency=2),
+    )
+    return root / "run"
+
+
+def test_verify_runs_the_held_out_scorer_once_per_program(holdout_run: Path) -> None:
+    events = [e for e in RunStore.open(holdout_run).load_events() if e["kind"] == "holdout"]
+    recorded = {e["payload"]["program_id"]: e["payload"]["score"] for e in events}
+    found = verify_run(holdout_run, top=2, repeats=2, certificate=holdout_run.parent / "c.json")
+    assert found.ok, found
+    assert len(found.rescores) == 2
+    for rescore in found.rescores:
+        holdout = rescore.holdout
+        assert holdout is not None and holdout.status == "ok", holdout
+        assert rescore.recorded_score is not None
+        assert holdout.score == 500.25 + rescore.recorded_score
+        assert holdout.metrics == {"score": holdout.score, "heldout_metric": 1.0}
+        assert holdout.recorded_score == recorded.get(rescore.program_id)
+    best = found.rescores[0]
+    assert best.holdout is not None and best.holdout.recorded_score == best.holdout.score
+    certificate = json.loads((holdout_run.parent / "c.json").read_text())
+    assert certificate["holdout"]["score"] == best.holdout.score
+    assert certificate["holdout"]["recorded_score"] == best.holdout.score
+    assert "holdout" not in certificate["repeats"]
+    assert certificate["repeats"]["scores"] == [best.recorded_score] * 2
+
+
+def test_verify_of_a_problem_without_a_held_out_scorer_runs_none(run_dir: Path) -> None:
+    found = verify_run(run_dir, top=1, repeats=1)
+    assert found.ok and [r.holdout for r in found.rescores] == [None]
+    assert json.loads(Path(found.certificate or "").read_text())["holdout"] is None
+
+
+def test_verify_prints_a_held_out_column(
+    holdout_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert = tmp_path / "c.json"
+    assert (
+        main(
+            ["verify", str(holdout_run), "--top", "2", "--repeats", "1", "--certificate", str(cert)]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("program"))
+    assert "held-out" in header.split()
+    held_out = json.loads(cert.read_text())["holdout"]["score"]
+    assert f"{held_out:.8g}" in out
+
+
+def test_verify_prints_no_held_out_column_without_a_held_out_scorer(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["verify", str(run_dir), "--top", "1", "--repeats", "1"]) == 0
+    assert "held-out" not in capsys.readouterr().out

@@ -10,6 +10,7 @@ import random
 
 import pytest
 
+from evolve.config import load_problem
 from sandboxes.job import Sandbox, Status
 from tests.problems.helpers import PROBLEMS, score
 
@@ -74,3 +75,32 @@ def test_broken_models_are_invalid_with_a_reason(
     result = score(process_box, "symbolic_regression", f"def model(xs):\n    {body}\n")
     assert result.status == Status.INVALID, result.reason
     assert reason in result.reason
+
+
+def test_the_held_out_points_are_the_documented_recipe() -> None:
+    # README: 40 x evenly spaced over (3, 5], beyond both sets the prompts see.
+    held_out = [round(3.0 + 2.0 * i / 40, 6) for i in range(1, 41)]
+    assert (FOLDER / "holdout.csv").read_bytes().decode() == as_csv(held_out)
+    test_xs = [float(line.split(",")[0]) for line in (FOLDER / "test.csv").read_text().split()[1:]]
+    assert min(held_out) > max(test_xs) == 3.0
+
+
+def test_the_held_out_scorer_is_found_and_scores_only_unseen_points(process_box: Sandbox) -> None:
+    problem = load_problem(FOLDER)
+    assert problem.holdout and "holdout.csv" not in problem.visible
+    law = (
+        "import math\n"
+        "def model(xs):\n"
+        "    assert min(xs) > 3.0 and len(xs) == 40, xs\n"
+        "    return [math.log(x + 1) + math.log(x * x + 1) for x in xs]\n"
+    )
+    held = process_box.run(problem.make_job("test", law, entry="holdout"))
+    assert held.status == Status.OK, held.reason
+    assert held.metrics == {"r2": 1.0, "mse": 0.0}
+    # the seed fits [0, 2] with R^2 0.76 and extrapolates far worse beyond 3
+    seed = process_box.run(problem.make_job("test", problem.initial_code, entry="holdout"))
+    assert seed.status == Status.OK, seed.reason
+    assert round(seed.metrics["r2"], 3) == -2.505
+    # and evaluate never reads the held-out points
+    normal = process_box.run(problem.make_job("test", law))
+    assert normal.status == Status.ERROR and "AssertionError" in normal.reason

@@ -19,6 +19,7 @@ import base64
 import hashlib
 import html
 import json
+import math
 import re
 from importlib import resources
 from pathlib import Path
@@ -115,6 +116,21 @@ def build_report(run: Run, max_nodes: int = MAX_NODES, max_code: int = MAX_CODE)
     css, js = _asset("report.css"), _asset("report.js")
     best = run.best(1)
     best_text = "-" if best.empty else f"{best['score'].iloc[0]:.6g} ({best.index[0]})"
+    holdouts = run.holdouts  # held-out scorings (evaluate_holdout) of the new bests
+    count = len(holdouts)
+    if not best.empty and count:
+        value = float(best["holdout_score"].iloc[0])
+        mine = holdouts[holdouts["program_id"] == best.index[0]]
+        value_text = (
+            f"{value:.6g}"
+            if math.isfinite(value)
+            else "not scored"
+            if mine.empty
+            else str(mine["status"].iloc[-1])
+        )
+        best_text += (
+            f", held-out score {value_text} ({count} best{'s' * (count != 1)} held-out scored)"
+        )
     title = f"evolve report: {run.settings.get('problem', run.path.name)}"
     summary = f"{len(run.programs)} programs, best {best_text}, run directory {run.path}"
     for change in run.problem_changes.to_dict("records"):
