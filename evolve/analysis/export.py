@@ -1,13 +1,15 @@
-"""`evolve export RUN_DIR --best|--id ID [-o FILE]`: a program of a run as a file."""
+"""`evolve export RUN_DIR --best|--id ID [-o FILE]`: a program of a run as a file;
+`--approved [-o DIR]`: every program a reviewer approved (``evolve approve``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from evolve.analysis.review import approved_ids
 from evolve.analysis.run import Run
 from evolve.errors import UsageError
 
-__all__ = ["export_program"]
+__all__ = ["export_approved", "export_program"]
 
 
 def export_program(
@@ -28,3 +30,24 @@ def export_program(
     path = Path(out) if out is not None else Path(run_dir) / f"best_{program_id}.py"
     path.write_text(run.code(program_id), encoding="utf-8")
     return path
+
+
+def export_approved(run_dir: str | Path, out: str | Path | None = None) -> list[Path]:
+    """Write each program whose latest review decision is an approval to
+    ``out`` (a folder, default ``<run_dir>/approved/``) as ``<id>.py``; nothing
+    else, so what leaves the run is what a human signed off."""
+    ids = approved_ids(Path(run_dir))
+    if not ids:
+        raise UsageError(
+            f"{run_dir}: no program is approved; `evolve review {run_dir}` lists those "
+            "awaiting a decision"
+        )
+    run = Run.open(run_dir)
+    folder = Path(out) if out is not None else Path(run_dir) / "approved"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for program_id in ids:
+        path = folder / f"{program_id}.py"
+        path.write_text(run.code(program_id), encoding="utf-8")
+        written.append(path)
+    return written

@@ -10,6 +10,7 @@ from typing import Any
 
 from evolve.analysis.summary import format_summary, run_summary
 from evolve.cli.terminal import printable
+from evolve.errors import UsageError
 
 __all__ = ["register"]
 
@@ -48,9 +49,30 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.traces is not None:
+        return _export_traces(args)
+    if args.approved:
+        from evolve.analysis.export import export_approved
+
+        written = export_approved(args.run_dir, args.out)
+        print(f"wrote {len(written)} approved programs to {written[0].parent}")
+        return 0
     from evolve.analysis.export import export_program
 
     print(f"wrote {export_program(args.run_dir, args.id, args.out)}")
+    return 0
+
+
+def _export_traces(args: argparse.Namespace) -> int:
+    from evolve.analysis.traces import export_traces
+
+    if args.out is not None:
+        raise UsageError("--traces FILE names the output file; drop -o/--out")
+    done = export_traces(args.run_dir, args.traces)
+    line = f"wrote {done.records} traces to {done.path}"
+    if done.skipped:
+        line += f" ({done.skipped} calls made before schema 6 stored no texts: left out)"
+    print(printable(line, one_line=True))
     return 0
 
 
@@ -67,10 +89,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     report.add_argument("-o", "--out", default=None, help="HTML file (default RUN_DIR/report.html)")
     report.set_defaults(func=cmd_report)
 
-    export = sub.add_parser("export", help="write a program of a run (default: the best) to a file")
+    export = sub.add_parser(
+        "export",
+        help="write a program of a run (default: the best) to a file, or its LLM traces",
+    )
     export.add_argument("run_dir")
     which = export.add_mutually_exclusive_group()
     which.add_argument("--best", action="store_true", help="the best program (the default)")
     which.add_argument("--id", default=None, help="this program id instead")
+    which.add_argument(
+        "--approved",
+        action="store_true",
+        help="every program a reviewer approved, as ID.py in a folder (-o; default "
+        "RUN_DIR/approved)",
+    )
+    which.add_argument(
+        "--traces",
+        default=None,
+        metavar="FILE",
+        help="every LLM proposal as a fine-tuning chat record: FILE.jsonl or FILE.parquet",
+    )
     export.add_argument("-o", "--out", default=None, help="file (default RUN_DIR/best_<id>.py)")
     export.set_defaults(func=cmd_export)

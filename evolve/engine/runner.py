@@ -100,7 +100,7 @@ def start_run(
     # Build the proposer before creating the run directory: a missing API key
     # or a bad [llm] table must not leave an empty run behind.
     proposer = build_proposer(options.mutation, problem, Path(out))
-    preflight(options.mutation)
+    preflight(options.mutation, proposer)  # its calls go to llm_calls at the first commit
     # Likewise a sandbox or cluster that cannot start (no Docker daemon, no Ray).
     executor = _executor_for(problem, options, limits, Path(out))
     try:
@@ -189,7 +189,7 @@ def resume_run(
         _log_pin_event(store.root, kind, payload)
         store.append_event(kind, progress.next_iteration, payload)
     proposer = build_proposer(options.mutation, problem, store.root)
-    preflight(options.mutation)
+    preflight(options.mutation, proposer)  # its calls go to llm_calls at the first commit
     proposer.restore(checkpoint.get("proposer", {}))
     return _drive(
         problem,

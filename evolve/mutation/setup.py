@@ -14,7 +14,7 @@ from typing import Any
 
 from evolve.config import LLMConfig, ModelSpec, Problem, from_mapping, load_llm_config
 from evolve.errors import ConfigError
-from evolve.mutation.llm import RECORD_FILE, LLMProposer, check_models
+from evolve.mutation.llm import RECORD_FILE, LLMCall, LLMProposer, check_models
 from evolve.mutation.offline import OfflineProposer
 from evolve.mutation.prompts import PromptBuilder
 from evolve.mutation.protocol import Proposer
@@ -107,12 +107,20 @@ def _config(settings: MutationSettings, run_dir: Path) -> LLMConfig:
     return from_mapping(LLMConfig, settings.llm, run_dir / "run.json", prefix="llm.")
 
 
-def preflight(settings: MutationSettings) -> None:
+def preflight(settings: MutationSettings, proposer: Proposer | None = None) -> list[LLMCall]:
     """One cheap call per model, so a wrong key, URL or model name fails at
-    start-up rather than an hour into the run (skipped offline and on replay)."""
+    start-up rather than an hour into the run (skipped offline and on replay).
+
+    Returns the calls' records; an LLM ``proposer`` also keeps them, so the
+    run's first commit writes them to its llm_calls table with the others
+    (edit_kind "preflight") and its token count is the server's.
+    """
     if settings.model == "offline" or settings.replay is not None:
-        return
-    asyncio.run(check_models(_config(settings, Path("."))))
+        return []
+    calls = asyncio.run(check_models(_config(settings, Path("."))))
+    if isinstance(proposer, LLMProposer):
+        proposer.account_checks(calls)
+    return calls
 
 
 def build_proposer(settings: MutationSettings, problem: Problem, run_dir: Path) -> Proposer:

@@ -20,6 +20,11 @@ run, ``checkpoint.json`` the version of its last writer):
 5. adds the nullable ``record_hash`` column to ``programs``: a hash chain over
    the records (``evolve.store.chain``), with its last hash in checkpoint.json
    (``chain_head``). Older rows read it as null and are reported as unhashed.
+6. adds the nullable ``messages`` (JSON list of the chat messages sent) and
+   ``completion`` (the text the model returned) columns to ``llm_calls``, so a
+   run's proposals export as fine-tuning traces (``evolve.analysis.traces``);
+   start-up check calls are rows too (``edit_kind`` "preflight"). Older rows
+   read both as null: those runs predate stored prompts.
 
 Evolution rule: a later version only adds tables or nullable columns, never
 renames, retypes or drops one. Readers read every file with the current schema
@@ -53,7 +58,7 @@ __all__ = [
     "row_program",
 ]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 PROGRAM_SCHEMA = pa.schema(
     [
@@ -104,6 +109,8 @@ LLM_CALL_SCHEMA = pa.schema(
         ("usage_estimated", pa.bool_()),
         ("finish_reason", pa.string()),
         ("replayed", pa.bool_()),
+        ("messages", pa.string()),  # version 6: JSON list of the messages sent
+        ("completion", pa.string()),  # version 6: the reply text; null without one
     ]
 )
 # Version 2. Why a table of its own rather than program columns: an evaluation

@@ -1,5 +1,9 @@
 """The handle of a running mutator server: start, address, stats, close.
 
+It also bills like a provider: ``usage`` sums the tokens of every reply it
+sent, so a test can hold a run's llm_calls table against the server's own
+count; ``received`` (with ``keep_messages``) is every chat request's messages.
+
 Closing wakes every sleeping handler (hangs, latency) and shuts down open
 keep-alive connections, so ``close()`` returns promptly even mid-hang and a
 client's pooled connection never reaches a handler of a closed server.
@@ -13,9 +17,11 @@ import threading
 import time
 from collections import Counter
 from types import TracebackType
+from typing import Any, cast
 
 from evolve.testing.faults import FaultPlan
 from evolve.testing.handler import MutatorHTTPServer, MutatorHTTPServer6, RequestHandler
+from evolve.testing.wire import ChatRequest
 
 __all__ = ["DEFAULT_MODEL", "MutatorServer", "serve_in_thread"]
 
@@ -34,7 +40,8 @@ class MutatorServer:
     ``latency_s`` delays every completion (a model's thinking time, for
     throughput benchmarks); ``model`` is the id ``/v1/models`` lists (requests
     may name any model, it is echoed); ``vary`` mixes the request number into
-    the seed so identical prompts get different edits, as with sampling.
+    the seed so identical prompts get different edits, as with sampling;
+    ``keep_messages`` keeps the messages of every chat request in ``received``.
     Binding a non-loopback ``host`` is allowed but never the default: the
     server has no TLS and answers anyone who can reach it.
     """
@@ -51,6 +58,7 @@ class MutatorServer:
         model: str = DEFAULT_MODEL,
         vary: bool = False,
         log_requests: bool = False,
+        keep_messages: bool = False,
     ) -> None:
         if latency_s < 0:
             raise ValueError(f"latency_s must be >= 0, got {latency_s}")
@@ -64,6 +72,9 @@ class MutatorServer:
         self.created = int(time.time())
         self._lock = threading.Lock()
         self._stats: Counter[str] = Counter()
+        self._usage: Counter[str] = Counter()
+        self.keep_messages = keep_messages
+        self._received: list[list[dict[str, Any]]] = []
         self._next_index = 0
         self._in_flight = 0  # chat completions being served now
         self._peak_in_flight = 0
@@ -71,7 +82,7 @@ class MutatorServer:
         self._connections: set[socket.socket] = set()
         self._closed = False
         server_class = MutatorHTTPServer6 if ":" in host else MutatorHTTPServer
-        self._httpd = server_class((host, port), RequestHandler)
+        self._httpd = server_class((host, port), _BillingHandler)
         self._httpd.app = self
         self.host = host
         self.port = int(self._httpd.server_address[1])
@@ -113,10 +124,26 @@ class MutatorServer:
         with self._lock:
             return self._peak_in_flight
 
+    @property
+    def usage(self) -> Counter[str]:
+        """Tokens billed so far (``prompt_tokens``, ``completion_tokens``,
+        ``total_tokens``): the sum of the ``usage`` of every reply sent."""
+        with self._lock:
+            return Counter(self._usage)
+
+    @property
+    def received(self) -> list[list[dict[str, Any]]]:
+        """The messages of every chat request, in arrival order (empty unless
+        ``keep_messages``)."""
+        with self._lock:
+            return [list(messages) for messages in self._received]
+
     def reset_stats(self) -> None:
-        """Zero the counters; the fault script and fail-rate sequence go on."""
+        """Zero the counters (``usage`` too); the fault script and fail-rate
+        sequence go on."""
         with self._lock:
             self._stats.clear()
+            self._usage.clear()
             self._peak_in_flight = self._in_flight
 
     def close(self) -> None:
@@ -172,11 +199,49 @@ class MutatorServer:
         with self._lock:
             self._in_flight -= 1
 
+    def bill(self, usage: Any) -> None:
+        """A reply carrying ``usage`` (an OpenAI usage object) was sent."""
+        if not isinstance(usage, dict):
+            return
+        with self._lock:
+            for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
+                self._usage[name] += int(usage.get(name) or 0)
+
+    def receive(self, request: ChatRequest) -> None:
+        if self.keep_messages:
+            with self._lock:
+                self._received.append([dict(m) for m in request.messages])
+
     def next_outcome(self) -> tuple[int, str]:
         with self._lock:
             index = self._next_index
             self._next_index += 1
         return index, self.faults.outcome(index, self.seed)
+
+
+class _BillingHandler(RequestHandler):
+    """The request handler, telling its server handle what each chat request
+    held and what each reply billed (the handler itself keeps no books)."""
+
+    @property
+    def _handle(self) -> MutatorServer:
+        return cast(MutatorServer, self.server.app)
+
+    def _chat(self, request: ChatRequest) -> None:
+        self._handle.receive(request)
+        super()._chat(request)
+
+    def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        # Billed before sending, as a provider does: a client that has read the
+        # reply always finds it counted.
+        if status == 200 and isinstance(body, dict):
+            self._handle.bill(body.get("usage"))
+        super()._send_json(status, body, headers)
+
+    def _send_stream(self, chunks: list[dict[str, Any]], headers: dict[str, str]) -> None:
+        for chunk in chunks:
+            self._handle.bill(chunk.get("usage"))
+        super()._send_stream(chunks, headers)
 
 
 def serve_in_thread(
@@ -190,6 +255,7 @@ def serve_in_thread(
     model: str = DEFAULT_MODEL,
     vary: bool = False,
     log_requests: bool = False,
+    keep_messages: bool = False,
 ) -> MutatorServer:
     """Start a server on a background daemon thread (``port=0``: any free
     port) and return its handle once it accepts connections."""
@@ -203,4 +269,5 @@ def serve_in_thread(
         model=model,
         vary=vary,
         log_requests=log_requests,
+        keep_messages=keep_messages,
     )

@@ -181,3 +181,22 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_run(run_dir: Path)
         holder.kill()
         holder.wait()
     RunStore.open(run_dir, repair=True).close()  # released when its holder died
+
+
+def test_export_approved_writes_only_what_was_approved(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "approved"
+    assert main(["export", str(run_dir), "--approved", "-o", str(out)]) == USER_ERROR_EXIT_CODE
+    assert "no program is approved" in capsys.readouterr().err
+    bests = [r["id"] for r in new_bests(programs(run_dir))]
+    ids = [r["id"] for r in programs(run_dir)]
+    other = next(i for i in ids if i not in bests[:1])
+    assert main(["approve", str(run_dir), bests[0], "--note", "ok"]) == 0
+    assert main(["approve", str(run_dir), other, "--note", "ok"]) == 0
+    assert main(["reject", str(run_dir), other, "--note", "changed my mind"]) == 0
+    capsys.readouterr()
+    assert main(["export", str(run_dir), "--approved", "-o", str(out)]) == 0
+    assert "wrote 1 approved programs" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == [f"{bests[0]}.py"]
+    assert (out / f"{bests[0]}.py").read_text() == RunStore.open(run_dir).get_program(bests[0]).code

@@ -85,7 +85,10 @@ def check_cancelled(run_dir: Path, reason: str, unsettled: int = 2) -> None:
     """Both calls (M = 2) were cancelled and recorded; their iterations, and the
     ``unsettled`` ones drawn in all, are left for a resume."""
     store = RunStore.open(run_dir)
-    calls = store.read_table("llm_calls").to_pylist()
+    rows = store.read_table("llm_calls").to_pylist()
+    checks = [c for c in rows if c["edit_kind"] == "preflight"]
+    assert len(checks) == 1, checks  # the start-up check of the one model, recorded too
+    calls = [c for c in rows if c["edit_kind"] != "preflight"]
     assert len(calls) == 2, calls  # M = 2 in flight; no call ever got an answer
     assert all(c["error"].startswith("cancelled") for c in calls), calls
     assert all(c["cost_usd"] == 0 and c["latency_s"] < HANG_S / 2 for c in calls)

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["CANCELLED", "LLMCall", "estimate_tokens", "prompt_hash"]
+__all__ = ["CANCELLED", "PREFLIGHT", "LLMCall", "estimate_tokens", "messages_json", "prompt_hash"]
 
 Messages = Sequence[Mapping[str, Any]]
 
@@ -18,6 +18,10 @@ Messages = Sequence[Mapping[str, Any]]
 # llm_calls table keeps its schema and old runs read as before. Readers tell
 # it from a failure by this prefix.
 CANCELLED = "cancelled: the run stopped"
+
+# The ``edit_kind`` of a start-up check call (``client.check_models``): accounted
+# like every call, but no proposal of the run.
+PREFLIGHT = "preflight"
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,10 @@ class LLMCall:
     the text length. A failed call has ``error`` set and costs 0 (providers do
     not bill failed requests; a timed-out one may have been, which is
     unknowable from here).
+
+    ``messages`` is the JSON of the chat messages sent and ``completion`` the
+    text the model returned (None when no reply arrived): what a trace export
+    (``evolve.analysis.traces``) turns into fine-tuning records.
     """
 
     id: str
@@ -45,6 +53,8 @@ class LLMCall:
     usage_estimated: bool = False
     finish_reason: str | None = None
     replayed: bool = False
+    messages: str | None = None
+    completion: str | None = None
 
     @property
     def total_tokens(self) -> int:
@@ -76,6 +86,12 @@ def prompt_hash(
         ensure_ascii=False,
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def messages_json(messages: Messages) -> str:
+    """The chat messages as stored in the ``messages`` column: a JSON list,
+    exactly as sent (non-ASCII kept as is)."""
+    return json.dumps([dict(m) for m in messages], ensure_ascii=False)
 
 
 def estimate_tokens(text: str) -> int:

@@ -15,15 +15,17 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import openai
-from openai.types.chat import ChatCompletion
+from openai.types.chat import ChatCompletion, ChatCompletionUserMessageParam
 
 from evolve.config import LLMConfig, ModelSpec, resolve_api_key
 from evolve.mutation.llm import retry
 from evolve.mutation.llm.budget import Budget
 from evolve.mutation.llm.calls import (
     CANCELLED,
+    PREFLIGHT,
     LLMCall,
     estimate_tokens,
+    messages_json,
     messages_text,
     prompt_hash,
 )
@@ -163,6 +165,7 @@ class ModelClient:
         spec, config = self.spec, self.config
         body = self.request(messages, seed)
         key = request_key(spec, messages, seed)
+        sent_messages = messages_json(messages)
         started, created = time.monotonic(), time.time()
         deadline = math.inf  # set when the first attempt is sent
         sent = 0  # attempts sent
@@ -202,11 +205,14 @@ class ModelClient:
                         )
                     elif verdict == "retry":
                         error = f"gave up after {sent} attempts; last: {error}"
-                    call = self._record(key, edit_kind, started, created, attempt, error=error)
+                    call = self._record(
+                        key, sent_messages, edit_kind, started, created, attempt, error=error
+                    )
                     return CallOutcome(call, None, "fatal" if verdict == "fatal" else "fail")
                 parsed = read_reply(reply, messages)
                 call = self._record(
                     key,
+                    sent_messages,
                     edit_kind,
                     started,
                     created,
@@ -214,11 +220,15 @@ class ModelClient:
                     tokens=parsed.tokens,
                     estimated=parsed.usage_estimated,
                     finish=parsed.finish_reason,
+                    completion=parsed.text,
                 )
                 return CallOutcome(call, parsed.text, "ok")
         except asyncio.CancelledError:
             if sent and on_cancel is not None:
-                on_cancel(self._record(key, edit_kind, started, created, sent - 1, error=CANCELLED))
+                cancelled = self._record(
+                    key, sent_messages, edit_kind, started, created, sent - 1, error=CANCELLED
+                )
+                on_cancel(cancelled)
             raise
 
     def _judge(
@@ -239,6 +249,7 @@ class ModelClient:
     def _record(
         self,
         key: str,
+        sent_messages: str,
         edit_kind: str,
         started: float,
         created: float,
@@ -248,6 +259,7 @@ class ModelClient:
         tokens: tuple[int, int] = (0, 0),
         estimated: bool = False,
         finish: str | None = None,
+        completion: str | None = None,
     ) -> LLMCall:
         return LLMCall(
             id=new_call_id(),
@@ -263,6 +275,8 @@ class ModelClient:
             created_at=created,
             usage_estimated=estimated,
             finish_reason=finish,
+            messages=sent_messages,
+            completion=completion,
         )
 
 
@@ -295,33 +309,52 @@ def read_reply(reply: object, messages: Messages) -> ReplyText:
     return ReplyText(text, finish, (int(usage.prompt_tokens), int(usage.completion_tokens)), False)
 
 
-async def check_models(config: LLMConfig, timeout_s: float = 30.0) -> None:
+# What each start-up check sends: the cheapest request a chat endpoint answers.
+CHECK_MESSAGE: ChatCompletionUserMessageParam = {
+    "role": "user",
+    "content": "Reply with the word ok.",
+}
+CHECK_MAX_TOKENS = 1
+# The OpenAI client's own retries of a start-up check (a probe should fail fast),
+# and the statuses it retries (so a 429 that passes the check took them all).
+_CHECK_RETRIES = 2
+_CLIENT_RETRIED_STATUSES = (408, 409, 429)
+
+
+async def check_models(config: LLMConfig, timeout_s: float = 30.0) -> list[LLMCall]:
     """Make one cheap request per model so a wrong key, URL or model name
     fails at start-up rather than an hour into a run.
 
-    Raises ``LLMFatalError`` (``ConfigError`` for an unset key variable) naming
-    the model, its base_url and its key variable. Transient failures are
-    retried twice; a rate limit (429) passes, since it proves the key works.
+    Returns the record of each check (``edit_kind`` ``"preflight"``), so the
+    run accounts for these tokens like any other call. Raises ``LLMFatalError``
+    (``ConfigError`` for an unset key variable) naming the model, its base_url
+    and its key variable. Transient failures are retried twice; a rate limit
+    (429) passes, since it proves the key works (its record carries the error).
     """
+    calls: list[LLMCall] = []
     for spec in config.models:
         key = resolve_api_key(spec)
         where = f"model {spec.key!r} at {spec.base_url}"
         keyvar = (
             f"the key in ${spec.api_key_env}" if spec.api_key_env else "no key (api_key_env = '')"
         )
+        retries = min(config.max_retries, _CHECK_RETRIES)
         client = openai.AsyncOpenAI(
             base_url=spec.base_url,
             api_key=key,
-            max_retries=min(config.max_retries, 2),  # a start-up probe should fail fast
+            max_retries=retries,
             timeout=min(timeout_s, config.timeout_s),
         )
+        record = _CheckRecord(spec, [CHECK_MESSAGE])
         try:
-            await client.chat.completions.create(
+            raw = await client.chat.completions.with_raw_response.create(
                 model=spec.name,
-                messages=[{"role": "user", "content": "Reply with the word ok."}],
-                max_tokens=1,
+                messages=[CHECK_MESSAGE],
+                max_tokens=CHECK_MAX_TOKENS,
                 temperature=0.0,
             )
+            parsed = read_reply(raw.parse(), [CHECK_MESSAGE])
+            calls.append(record.done(raw.retries_taken, parsed=parsed))
         except openai.AuthenticationError as exc:
             raise LLMFatalError(
                 f"{where}: the server rejected {keyvar} (HTTP 401: {exc.message}); "
@@ -347,6 +380,41 @@ async def check_models(config: LLMConfig, timeout_s: float = 30.0) -> None:
                     f"{where}: the server keeps failing (HTTP {exc.status_code}: {exc.message})"
                 ) from None
             # 400/422/429: the server judged this request, so key and model are fine.
+            taken = retries if exc.status_code in _CLIENT_RETRIED_STATUSES else 0
+            calls.append(record.done(taken, error=retry.describe(exc)))
         finally:
             with contextlib.suppress(Exception):
                 await client.close()
+    return calls
+
+
+class _CheckRecord:
+    """The LLMCall of one start-up check, timed from its creation."""
+
+    def __init__(self, spec: ModelSpec, messages: Messages) -> None:
+        self.spec = spec
+        self.messages = messages
+        self.started, self.created = time.monotonic(), time.time()
+
+    def done(
+        self, retries: int, *, parsed: ReplyText | None = None, error: str | None = None
+    ) -> LLMCall:
+        spec = self.spec
+        tokens = (0, 0) if parsed is None else parsed.tokens
+        return LLMCall(
+            id=new_call_id(),
+            model=spec.key,
+            prompt_tokens=tokens[0],
+            completion_tokens=tokens[1],
+            cost_usd=spec.cost_usd(*tokens),
+            latency_s=time.monotonic() - self.started,
+            retries=retries,
+            error=error,
+            prompt_hash=prompt_hash(spec.name, self.messages, 0.0, CHECK_MAX_TOKENS, None),
+            edit_kind=PREFLIGHT,
+            created_at=self.created,
+            usage_estimated=False if parsed is None else parsed.usage_estimated,
+            finish_reason=None if parsed is None else parsed.finish_reason,
+            messages=messages_json(self.messages),
+            completion=None if parsed is None else parsed.text,
+        )

@@ -142,7 +142,12 @@ class LLMProposer:
         if self.recorder is not None and not call.replayed:
             self.recorder.write(call, text)
         if outcome.verdict == "fail":
-            raise LLMCallFailed(f"model {spec.key!r}: {call.error}", call_id=call.id)
+            # The call id in the text too: the controller records only the
+            # message of a proposal that failed, and a trace export joins the
+            # rejection to its llm_calls row by it.
+            raise LLMCallFailed(
+                f"model {spec.key!r} (llm call {call.id}): {call.error}", call_id=call.id
+            )
         return LLMProposal(
             text=text,
             model=spec.key,
@@ -158,6 +163,13 @@ class LLMProposer:
         self.calls.append(call)
         self.budget.charge(call)
         self.ensemble.charge(call.model, call.cost_usd)
+
+    def account_checks(self, calls: Sequence[LLMCall]) -> None:
+        """The start-up checks of the models (``check_models``): kept for the
+        run's llm_calls table like every call, but not charged to the budget
+        or a model's bandit arm (they are no proposal, and a replay makes none,
+        so charging them would move a replayed run's budget stop)."""
+        self.calls.extend(calls)
 
     def feedback(
         self, proposal: Proposal, parent_fitness: float | None, child_fitness: float | None

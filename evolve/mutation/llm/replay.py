@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from evolve.config import ModelSpec
-from evolve.mutation.llm.calls import LLMCall
+from evolve.mutation.llm.calls import LLMCall, messages_json
 from evolve.mutation.llm.client import CallOutcome, new_call_id, request_key
 from evolve.mutation.llm.errors import LLMFatalError, ReplayMissing
 
@@ -125,6 +125,8 @@ class ReplayClient:
         started, created = time.monotonic(), time.time()
         entry = self.record.answer(key)
         tokens = (int(entry["prompt_tokens"]), int(entry["completion_tokens"]))
+        error = entry.get("error")
+        text = str(entry["text"])
         call = LLMCall(
             id=new_call_id(),
             model=spec.key,
@@ -133,12 +135,16 @@ class ReplayClient:
             cost_usd=spec.cost_usd(*tokens),
             latency_s=time.monotonic() - started,
             retries=0,
-            error=entry.get("error"),
+            error=error,
             prompt_hash=key,
             edit_kind=edit_kind,
             created_at=created,
             usage_estimated=bool(entry.get("usage_estimated", False)),
             finish_reason=entry.get("finish_reason"),
             replayed=True,
+            # The texts a live call would have stored: the request is this run's
+            # own, the reply the recorded one (none for a recorded failure).
+            messages=messages_json(messages),
+            completion=None if error is not None else text,
         )
-        return CallOutcome(call, str(entry["text"]), "fail" if call.error is not None else "ok")
+        return CallOutcome(call, text, "fail" if error is not None else "ok")
