@@ -12,8 +12,12 @@ the two columns ``id``, ``parent_ids``. Read timings are medians of
 RSS after imports.
 
     .venv/bin/python benchmarks/store.py [--sizes 10000,100000] [--repeats 3]
+    .venv/bin/python benchmarks/store.py --chain-cost [--sizes 10000]
 
 Targets (issue 7): appends >= 5,000 records/s; lineage of 100k programs <= 5 s.
+``--chain-cost`` (issue 18: the record hash chain must not slow appends beyond
+noise): the same writes with the chain and with its hashing stubbed out (the
+hash and the parents' hash lookups), alternated in fresh processes, medians.
 """
 
 from __future__ import annotations
@@ -39,11 +43,16 @@ CODE = "def priority(item, bins):\n" + "".join(
 )
 
 
-def write(run: Path, n: int) -> dict:
-    """Append ``n`` programs (and their code, evaluation, LLM call, events)."""
+def write(run: Path, n: int, chain: bool = True) -> dict:
+    """Append ``n`` programs (and their code, evaluation, LLM call, events);
+    ``chain`` False stubs out the record hash chain's work, for comparison."""
     from evolve.records import Program, Status
-    from evolve.store import RunStore
+    from evolve.store import RunStore, run_store
     from tests.problem_factory import write_problem
+
+    if not chain:
+        run_store.record_hash = lambda row, previous, parents: ""  # type: ignore[assignment]
+        RunStore._record_hash_of = lambda self, program_id: ""  # type: ignore[method-assign]
 
     rng = random.Random(0)
     store = RunStore.create(run, {"problem": "bench"}, write_problem(run.parent / "problem"))
@@ -123,6 +132,21 @@ def read(run: Path, repeats: int) -> dict:
     }
 
 
+def chain_cost(sizes: list[int], repeats: int) -> None:
+    print("| programs | appends/s with the chain | without | ratio |")
+    print("|---:|---:|---:|---:|")
+    for n in sizes:
+        rates: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(repeats):
+            for chain in (True, False):  # alternated, so drift hits both alike
+                with tempfile.TemporaryDirectory() as tmp:
+                    flag = () if chain else ("--no-chain",)
+                    out = _child("--write", str(Path(tmp) / "run"), str(n), *flag)
+                rates[chain].append(out["records_per_s"])
+        with_chain, without = (statistics.median(rates[c]) for c in (True, False))
+        print(f"| {n:,} | {with_chain:,.0f} | {without:,.0f} | {with_chain / without:.2f} |")
+
+
 def _child(*args: str) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, *args], capture_output=True, text=True, check=True
@@ -134,11 +158,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--chain-cost", action="store_true", help="appends with/without the chain")
     parser.add_argument("--write", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--no-chain", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--read", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.write:
-        print(json.dumps(write(Path(args.write[0]), int(args.write[1]))))
+        print(json.dumps(write(Path(args.write[0]), int(args.write[1]), not args.no_chain)))
+        return
+    if args.chain_cost:
+        chain_cost([int(s) for s in args.sizes.split(",")], args.repeats)
         return
     if args.read:
         print(json.dumps(read(Path(args.read), args.repeats)))
