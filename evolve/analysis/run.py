@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from evolve.analysis import plots
 from evolve.analysis.lineage import build_lineage, first_parents
 from evolve.records import EventKind
-from evolve.store import RunStore
+from evolve.store import SCHEMAS, RunStore
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -143,7 +143,11 @@ class Run:
     @cached_property
     def llm_calls(self) -> pd.DataFrame:
         """One row per LLM call: model, tokens, cost_usd, latency_s, retries, error."""
-        calls: pd.DataFrame = self._fresh(lambda store: store.read_table("llm_calls")).to_pandas()
+        # the prompt and reply texts (schema 6) stay on disk: trace_records reads them
+        columns = [c for c in SCHEMAS["llm_calls"].names if c not in ("messages", "completion")]
+        calls: pd.DataFrame = self._fresh(
+            lambda store: store.read_table("llm_calls", columns=columns)
+        ).to_pandas()
         return calls
 
     @cached_property

@@ -30,7 +30,10 @@ def run_summary(run_dir: Path, top: int = 5) -> dict[str, Any]:
     seed = next((r for r in rows if r["edit_kind"] == "seed"), None)
     event_counts = Counter(e["kind"] for e in events)
     islands = Counter(r["island"] for r in evaluated)
-    calls = store.read_table("llm_calls").to_pylist()
+    # not the texts (messages, completion: schema 6), which are most of the table
+    calls = store.read_table(
+        "llm_calls", columns=["model", "prompt_tokens", "completion_tokens", "cost_usd", "error"]
+    ).to_pylist()
     by_model: dict[str, dict[str, float]] = {}
     for call in calls:
         entry = by_model.setdefault(

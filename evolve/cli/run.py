@@ -46,6 +46,8 @@ class ProgressPrinter:
         )
         if progress.llm_calls:
             line += f"  llm {progress.llm_calls} calls ${progress.cost_usd:.4f}"
+        if progress.paused_for:
+            line += f"  PAUSED: {progress.paused_for} awaits review (evolve approve|reject)"
         line = printable(line, one_line=True)  # only our own "\r\x1b[2K" may redraw it
         if self.live:
             self.stream.write("\r\x1b[2K" + line)

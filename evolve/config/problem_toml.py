@@ -75,6 +75,18 @@ class PromptSpec:
 
 
 @dataclass(frozen=True)
+class GovernanceSpec:
+    """[governance]: what a run waits for a human on (``evolve.engine.gate``).
+
+    pause_on: "never" (the default) or "new_best": no proposal starts while the
+    run's best (other than the seed) has no review decision
+    (``evolve approve|reject``).
+    """
+
+    pause_on: Literal["never", "new_best"] = "never"
+
+
+@dataclass(frozen=True)
 class ProblemToml:
     """The schema of problem.toml; every table is optional but `name`."""
 
@@ -88,3 +100,4 @@ class ProblemToml:
     prompt: PromptSpec = field(default_factory=PromptSpec)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     llm: LLMConfig | None = None  # models for `--model llm`
+    governance: GovernanceSpec = field(default_factory=GovernanceSpec)

@@ -21,6 +21,7 @@ from typing import Any
 from evolve.config import Problem
 from evolve.database import PopulationDatabase, Sample, normalized_code_hash
 from evolve.edits import EditError, apply_proposal
+from evolve.engine.gate import ReviewGate
 from evolve.engine.pipeline import PipelineShape, run_pipeline
 from evolve.engine.recording import RunRecorder
 from evolve.engine.scheduling import Stopper, run_ordered, run_steady
@@ -33,7 +34,7 @@ from evolve.engine.state import (
     RunLimits,
     iteration_seed,
 )
-from evolve.errors import SeedFailed
+from evolve.errors import SeedFailed, UsageError
 from evolve.executors import Executor
 from evolve.mutation import MutationError, Proposer
 from evolve.records import Program, Status
@@ -87,6 +88,12 @@ class Controller:
         self._redo: deque[tuple[int, Sample]] = deque()
         # Held-out scorings of new bests still running: program id -> (program, job).
         self._holdouts: dict[str, tuple[Program, Future[EvalResult]]] = {}
+        # [governance] pause_on = "new_best": no proposal while the best awaits a review
+        self.gate = (
+            ReviewGate(store.root, database)
+            if problem.spec.governance.pause_on == "new_best"
+            else None
+        )
 
     # -- public ---------------------------------------------------------------
 
@@ -127,6 +134,11 @@ class Controller:
         self.stopper.begin(limits)
         self.recorder.set_cadence(limits.commit_every, limits.commit_interval_s)
         shape = self.shape(limits)
+        if self.gate is not None and (limits.ordered or limits.schedule == "coupled"):
+            raise UsageError(
+                '[governance] pause_on = "new_best" works with the default pipeline schedule; '
+                "drop --deterministic / --schedule coupled, or the gate"
+            )
         try:
             # The coupled and ordered schedules take K as a number, read once.
             if limits.ordered:
@@ -151,7 +163,13 @@ class Controller:
         fixed = limits.concurrency
         k: Callable[[], int] = (lambda: fixed) if fixed is not None else self.executor.capacity
         proposals = limits.proposals or self.default_proposals or k()
-        return PipelineShape(k, proposals, limits.queue_size, limits.max_staleness)
+        gate = self.gate.awaiting if self.gate is not None else (lambda: None)
+        return PipelineShape(k, proposals, limits.queue_size, limits.max_staleness, gate)
+
+    def report(self) -> None:
+        """Show the progress now (the pipeline calls it while a review gate holds it)."""
+        if self.recorder.on_progress is not None:
+            self.recorder.on_progress(self.progress)
 
     def commit(self) -> None:
         """Write pending records and the checkpoint (atomic)."""

@@ -38,6 +38,7 @@ evaluated finish and settle.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections import deque
@@ -64,6 +65,14 @@ class PipelineSteps(Steps, Protocol):
         """Record a child over the staleness cap as not evaluated, and release it."""
         ...
 
+    def commit(self) -> None:
+        """Write pending records and the checkpoint (before waiting on a review)."""
+        ...
+
+    def report(self) -> None:
+        """Show the progress now (the live line, while the run waits)."""
+        ...
+
 
 @dataclass(frozen=True)
 class PipelineShape:
@@ -73,6 +82,8 @@ class PipelineShape:
     max_proposals: int  # M
     queue_size: int | None  # Q; None: K
     max_staleness: int | None  # None: 2 x (K + M)
+    # the program a review gate waits for (evolve.engine.gate), None: go on
+    awaiting_review: Callable[[], str | None] = lambda: None
 
     def queue_bound(self) -> int:
         return self.queue_size if self.queue_size is not None else self.evaluations_in_flight()
@@ -116,6 +127,7 @@ class _Pipeline:
         # flight, so a wake-up costs what finished, not what runs (asyncio.wait
         # over 1,000 evaluations adds and removes 1,000 callbacks each time).
         self.wake = asyncio.Event()
+        self._saved_for_pause = False  # committed since the review gate closed
 
     def track(self, task: asyncio.Future[Any]) -> asyncio.Future[Any]:
         task.add_done_callback(self.finished)
@@ -146,6 +158,7 @@ class _Pipeline:
             and len(self.proposing) + len(self.queue) < self.wanted_on_the_way()
             and self.ahead() <= self.shape.staleness_cap()
             and not self.stopper.should_stop()
+            and self.shape.awaiting_review() is None
         )
 
     # -- starting ---------------------------------------------------------------
@@ -235,7 +248,9 @@ class _Pipeline:
             self.start_evaluations()
             self.show()
             if not self.ahead():
-                return
+                if stopper.should_stop() or not await self.paused_for_review():
+                    return
+                continue
             if not self.proposing and not self.evaluating:  # queued only: cannot happen
                 raise RuntimeError("pipeline stalled: children queued but no evaluation slot")
             await self.until_something_finished()
@@ -248,7 +263,22 @@ class _Pipeline:
             for task in [t for t in self.proposing if t.done()]:
                 self.proposal_done(task)
 
-    async def until_something_finished(self) -> None:
+    async def paused_for_review(self) -> bool:
+        """With nothing in flight: whether a review gate holds the run. Then
+        save, show what it waits for, and look again in a second (or at a stop)."""
+        waiting = self.shape.awaiting_review()
+        self.progress.paused_for = waiting or ""
+        if waiting is None:
+            return False
+        if not self._saved_for_pause:
+            self.steps.commit()  # the reviewer reads committed programs
+            self._saved_for_pause = True
+        self.steps.report()
+        await self.until_something_finished(timeout_s=1.0)
+        self._saved_for_pause = self.shape.awaiting_review() is not None
+        return True
+
+    async def until_something_finished(self, timeout_s: float | None = None) -> None:
         """Until a task in flight finishes or the run is told to stop. A wake-up
         may find nothing finished (a callback of a task already handled): the
         loop then only looks again."""
@@ -256,7 +286,11 @@ class _Pipeline:
         if stop is not None:
             stop.add_done_callback(self.finished)
         try:
-            await self.wake.wait()
+            if timeout_s is None:
+                await self.wake.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout_s)
         finally:
             if stop is not None:
                 stop.remove_done_callback(self.finished)

@@ -81,6 +81,7 @@ class Progress:
     proposing: int = 0
     queued: int = 0
     evaluating: int = 0
+    paused_for: str = ""  # the program a review gate waits for (evolve.engine.gate)
 
     def evals_per_s(self) -> float:
         elapsed = time.monotonic() - self.started_at

@@ -55,10 +55,10 @@ HASHED_FIELDS = (
 def record_hash(row: Mapping[str, Any], previous: str, parent_hashes: Iterable[str]) -> str:
     """The hash of a program row (its ``HASHED_FIELDS``) chained to the record
     before it and to its parents' records ("" where none)."""
-    fields = {k: _plain(row.get(k)) for k in HASHED_FIELDS}
+    # the values in HASHED_FIELDS order: a list, so no key sorting per record
+    fields = [_plain(row.get(k)) for k in HASHED_FIELDS]
     body = json.dumps(
         [VERSION, previous, list(parent_hashes), fields],
-        sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
     )

@@ -30,13 +30,11 @@ Public reading API (stable; the notebook, report and export build on it):
 ``RunStore.open``, ``settings``, ``problem_dir``, ``load_checkpoint``,
 ``read_table(table, columns=None)`` (a ``pyarrow.Table``; any table of ``TABLES``),
 ``load_programs``, ``load_events``, ``get_program``, ``read_segment``.
-Added with schema 2: ``refresh()`` (a reader opened on a live run re-reads the
-manifest; ``read_table`` does so by itself when a merge removed a file it
-knew) and ``append_evaluation``. With schema 4, ``load_checkpoint()``'s
-``"database"`` is still a state ``PopulationDatabase.restore`` takes (it is
-resolved from the base and delta files: O(programs), as the inline state was
-to parse); ``load_checkpoint(database=False)`` leaves the small reference,
-and ``commit(..., database=DatabaseCommit(...))`` writes it incrementally.
+Since schema 2: ``refresh()`` (a reader of a live run re-reads the manifest,
+as ``read_table`` does when a merge removed a file) and ``append_evaluation``.
+Since schema 4, ``load_checkpoint()``'s ``"database"`` is resolved from the
+base and delta files (``database=False`` leaves the small reference), and
+``commit(..., database=DatabaseCommit(...))`` writes it incrementally.
 
 Every read verifies the Parquet page checksums, and every ``Program`` read back
 (``get_program``, ``load_programs``) has its text hashed again against its
@@ -93,6 +91,7 @@ __all__ = ["COMPACT_AT", "RunStore"]
 log = logging.getLogger(__name__)
 
 COMPACT_AT = 64  # loose segments of a table that trigger a merge into one file
+RECENT_HASHES = 131_072  # record hashes kept in memory for children's chains (~20 MB)
 READ_RETRIES = 3  # a reader racing a live run's merges re-reads the manifest
 
 
@@ -107,6 +106,7 @@ class RunStore:
         self._lookup = ProgramLookup(self.root, self.manifest)
         self._index: ProgramIndex | None = None  # the writer's; see program_index
         self._chain_head = ""  # the last record's hash (evolve.store.chain)
+        self._recent_hashes: dict[str, str] = {}  # id -> record hash, the last RECENT_HASHES
         self._lock_fd: int | None = None  # held while this process writes the run
         self._database = DatabaseLog(self.root)
         # Opened without repair and never committed: a reader, which may refresh
@@ -254,6 +254,10 @@ class RunStore:
         row = program_row(program)
         parents = [self._record_hash_of(pid) for pid in program.parent_ids]
         row["record_hash"] = self._chain_head = record_hash(row, self._chain_head, parents)
+        recent = self._recent_hashes
+        recent[program.id] = row["record_hash"]
+        if len(recent) > RECENT_HASHES:
+            del recent[next(iter(recent))]  # the oldest (dicts keep insertion order)
         self._pending["programs"].append(row)
         self._lookup.pending(dataclasses.replace(program, record_hash=row["record_hash"]))
         if program.code_hash not in self._known_code:
@@ -262,7 +266,12 @@ class RunStore:
 
     def _record_hash_of(self, program_id: str) -> str:
         """A parent's record hash ("" for one recorded before hashes, or not in
-        this run: ``verify_chain`` treats both the same)."""
+        this run: ``verify_chain`` treats both the same). Recent ones from
+        memory: a parent is read back from the store only when it is older
+        than the last ``RECENT_HASHES`` records (a read costs ~25 us)."""
+        known = self._recent_hashes.get(program_id)
+        if known is not None:
+            return known
         try:
             return self._lookup.get(program_id).record_hash or ""
         except KeyError:
