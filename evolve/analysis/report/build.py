@@ -28,6 +28,7 @@ from typing import Any
 from evolve.analysis.plots import lineage_layout
 from evolve.analysis.report.html import curve_svg, finite, summary_tables
 from evolve.analysis.run import Run
+from evolve.store.reviews import Decision, ReviewLog
 
 __all__ = ["build_report", "embed_json", "write_report"]
 
@@ -55,6 +56,11 @@ def _payload(run: Run, max_nodes: int, max_code: int) -> dict[str, Any]:
     def text(value: Any) -> str | None:
         return value if isinstance(value, str) and value else None
 
+    calls = run.llm_calls
+    prompt_hashes = dict(zip(calls["id"], calls["prompt_hash"], strict=True)) if len(calls) else {}
+    reviews = ReviewLog(run.path).latest()
+    verified = _verifications(run.path)
+
     nodes = [
         {
             "id": pid,
@@ -69,11 +75,31 @@ def _payload(run: Run, max_nodes: int, max_code: int) -> dict[str, Any]:
             "model": text(model),
             "edit": text(edit),
             "reason": text(reason) or "",
+            # provenance: what produced it, and what people and evolve verify said
+            "parents": [str(p) for p in (parent_ids if parent_ids is not None else ())],
+            "prompt_hash": prompt_hashes.get(call_id) if isinstance(call_id, str) else None,
+            "record_hash": text(record),
+            "review": _review_text(reviews.get(pid)),
+            "verified": verified.get(pid),
             "metrics": {
                 name[len("metric.") :]: finite(v) for name, v in m.items() if finite(v) is not None
             },
         }
-        for pid, score, status, island, generation, iteration, model, edit, reason, m in zip(
+        for (
+            pid,
+            score,
+            status,
+            island,
+            generation,
+            iteration,
+            model,
+            edit,
+            reason,
+            parent_ids,
+            call_id,
+            record,
+            m,
+        ) in zip(
             ids,
             rows["score"],
             rows["status"],
@@ -83,6 +109,9 @@ def _payload(run: Run, max_nodes: int, max_code: int) -> dict[str, Any]:
             rows["model"],
             rows["edit_kind"],
             rows["reason"],
+            rows["parent_ids"],
+            rows["llm_call_id"],
+            rows["record_hash"],
             metrics,
             strict=True,
         )
@@ -97,6 +126,30 @@ def _payload(run: Run, max_nodes: int, max_code: int) -> dict[str, Any]:
         "code": {pid: run.code(pid) for pid in with_code},
         "diff": {pid: run.diff(pid) for pid in with_code},
     }
+
+
+def _review_text(decision: Decision | None) -> str | None:
+    if decision is None:
+        return None
+    return f"{decision.decision} by {decision.by}: {decision.note}"
+
+
+def _verifications(run_dir: Path) -> dict[str, str]:
+    """Program id -> what the latest ``evolve verify`` certificate in
+    ``RUN/verify/`` says of it (a certificate that does not read is skipped:
+    the report shows a run, it does not judge certificates)."""
+    found: dict[str, tuple[float, str]] = {}
+    for path in sorted((run_dir / "verify").glob("certificate-*.json")):
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            pid, made = str(document["program"]["id"]), float(document["created_at"])
+            verdict = str(document["repeats"]["verdict"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if pid not in found or made > found[pid][0]:
+            chain = "chain holds" if document.get("run", {}).get("chain_ok") else "chain BROKEN"
+            found[pid] = (made, f"{verdict}, {chain} ({path.name})")
+    return {pid: text for pid, (_, text) in found.items()}
 
 
 def _asset(name: str) -> str:

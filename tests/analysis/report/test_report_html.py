@@ -12,7 +12,11 @@ import pytest
 
 from evolve.analysis.report import build_report
 from evolve.analysis.report.build import embed_json
+from evolve.analysis.review import decide, new_bests
 from evolve.analysis.run import Run
+from evolve.engine.runner import RunOptions, start_run
+from evolve.engine.state import RunLimits
+from evolve.engine.verify import verify_run
 from evolve.store import RunStore
 from tests.analysis.synthetic import XSS, synthetic_run
 from tests.problem_factory import write_problem
@@ -86,3 +90,29 @@ def test_an_empty_run_still_renders(tmp_path: Path) -> None:
 def test_embed_json_is_valid_json_for_any_text() -> None:
     text = "</script><!--<script>\u2028</SCRIPT >\"'&"
     assert json.loads(embed_json({"t": text})) == {"t": text}
+
+
+def test_each_program_carries_its_provenance(tmp_path: Path) -> None:
+    """Model, edit, parents, prompt hash (for LLM children), record hash, the
+    review decision and what evolve verify said: on every node."""
+    out = tmp_path / "run"
+    start_run(
+        write_problem(tmp_path / "problem"),
+        out,
+        RunOptions(seed=2, deterministic=True),
+        RunLimits(evaluations=6, concurrency=1),
+    )
+    rows = RunStore.open(out).read_table("programs").to_pylist()
+    best = new_bests(rows)[-1]["id"]
+    decide(out, best, "approved", "fine by me", by="ada")
+    verify_run(out, top=1, repeats=1)
+    nodes = {n["id"]: n for n in _data(build_report(Run.open(out)))["nodes"]}
+    for row in rows:
+        node = nodes[row["id"]]
+        assert node["parents"] == list(row["parent_ids"] or [])
+        assert node["record_hash"] == row["record_hash"]
+        assert node["prompt_hash"] is None  # the offline mutator makes no LLM call
+    assert nodes[best]["review"] == "approved by ada: fine by me"
+    assert nodes[best]["verified"].startswith("exact, chain holds (certificate-")
+    others = [n for pid, n in nodes.items() if pid != best]
+    assert all(n["review"] is None and n["verified"] is None for n in others)

@@ -52,7 +52,7 @@ def test_jobs_complete_on_the_worker_nodes(sim_cluster: SimCluster) -> None:
     finally:
         executor.shutdown()
     assert all(r.status == Status.OK and r.metrics == {"score": 2.0} for r in results), [
-        (r.status, r.reason) for r in results
+        (r.status, r.reason, r.metrics) for r in results
     ]
     assert sum(executor.nodes.values()) == 8
     assert set(executor.nodes) <= {sim_cluster.gpu_node.node_id, sim_cluster.cpu_node.node_id}

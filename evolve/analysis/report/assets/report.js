@@ -47,7 +47,10 @@
     var body = document.querySelector("#sel-meta tbody");
     while (body.firstChild) { body.removeChild(body.firstChild); }
     var rows = [["score", n.score], ["status", n.status], ["island", n.island], ["parent", n.parent],
-                ["model", n.model], ["edit", n.edit], ["reason", n.reason]];
+                ["parents", (n.parents || []).join(", ")], ["model", n.model], ["edit", n.edit],
+                ["prompt hash", n.prompt_hash], ["record hash", n.record_hash],
+                ["review", n.review || "not reviewed"], ["verified", n.verified || "not verified"],
+                ["reason", n.reason]];
     Object.keys(n.metrics).forEach(function (k) { rows.push([k, n.metrics[k]]); });
     rows.forEach(function (r) {
       var tr = document.createElement("tr");
