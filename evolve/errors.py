@@ -61,6 +61,10 @@ class SandboxUnavailable(EvolveError):
     """The sandbox backend cannot start here (no Docker daemon, a missing image)."""
 
 
+class ClusterUnavailable(EvolveError):
+    """The Ray cluster a run names cannot be reached."""
+
+
 class UsageError(EvolveError, ValueError):
     """An argument (of a command or of the Python API) is out of range or names
     something that does not exist."""

@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import os
 import signal
+import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from evolve.database import PopulationDatabase
 from evolve.engine.controller import Controller
 from evolve.engine.human import evaluate_human
 from evolve.engine.state import Progress, RunLimits
-from evolve.errors import SandboxUnavailable, StoreError, UsageError
+from evolve.errors import ClusterUnavailable, SandboxUnavailable, StoreError, UsageError
 from evolve.executors import Executor, LocalExecutor
 from evolve.executors.ray import RayExecutor, connect
 from evolve.mutation import Proposer
@@ -272,12 +273,39 @@ def _with_k(limits: RunLimits, executor: str) -> RunLimits:
     return limits
 
 
+RAY_REACH_TIMEOUT_S = 5.0
+
+
+def _check_reachable(address: str | None) -> None:
+    """A HOST:PORT cluster address must answer before ``ray.init`` is asked to
+    join it: given one that does not, Ray retries for minutes and then fails
+    with a traceback. "auto" and none (a local instance) are left to Ray."""
+    if not address or address == "auto" or address.startswith("ray://"):
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=RAY_REACH_TIMEOUT_S):
+            return
+    except ValueError:
+        raise UsageError(
+            f"--ray-address {address!r} is not HOST:PORT (or 'auto'); give the head node's "
+            "address, e.g. 10.0.0.5:6379"
+        ) from None
+    except OSError as exc:
+        raise ClusterUnavailable(
+            f"cannot reach the Ray cluster at {address} ({exc}); start it with `ray start "
+            "--head` on that host, check --ray-address (or RAY_ADDRESS), or drop "
+            "--executor ray to run on this machine"
+        ) from None
+
+
 def _executor_for(
     problem: Problem, options: RunOptions, limits: RunLimits, run_dir: Path
 ) -> Executor:
     """The executor of a run, started now so a broken setup fails before any work."""
     config = sandbox_config(problem, options.sandbox)
     if options.executor == "ray":
+        _check_reachable(options.ray_address or os.environ.get("RAY_ADDRESS"))
         owns = connect(options.ray_address, num_cpus=os.cpu_count())
         return RayExecutor(
             config,

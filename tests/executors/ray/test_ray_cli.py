@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from evolve.cli.main import USER_ERROR_EXIT_CODE, main
 from evolve.engine.controller import RunLimits
 from evolve.engine.runner import RunOptions, resume_run, start_run
 from tests.executors.ray.conftest import SimCluster
@@ -90,3 +91,25 @@ def test_a_local_run_resumes_on_the_cluster(sim_cluster: SimCluster, tmp_path: P
     )
     assert outcome.progress.stop_reason == "iterations"
     assert len(evaluated_children(out)) == 8
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("127.0.0.1:1", "cannot reach the Ray cluster at 127.0.0.1:1"),
+        ("no-port-here", "is not HOST:PORT"),
+    ],
+)
+def test_an_unreachable_cluster_is_a_clear_error_within_seconds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], address: str, expected: str
+) -> None:
+    """Ray itself retries an address that does not answer for minutes, then
+    fails with a traceback; evolve checks it first (loopback only here)."""
+    problem = write_problem(tmp_path / "problem")
+    out = tmp_path / "run"
+    started = time.monotonic()
+    args = ["run", str(problem), "--executor", "ray", "--ray-address", address, "--out", str(out)]
+    assert main(args) == USER_ERROR_EXIT_CODE
+    assert time.monotonic() - started < 30
+    assert expected in capsys.readouterr().err
+    assert not out.exists()  # nothing left behind
