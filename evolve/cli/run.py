@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -114,9 +115,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         executor=args.executor or "local",
         ray_address=args.ray_address,
     )
+    return _drive_with_progress(
+        lambda printer: start_run(problem_path, out, options, _limits(args), printer)
+    )
+
+
+def _drive_with_progress(drive: Callable[[ProgressPrinter], RunOutcome]) -> int:
+    """Run ``drive`` with the live progress line, then print the closing report."""
     printer = ProgressPrinter(sys.stderr)
     try:
-        outcome = start_run(problem_path, out, options, _limits(args), printer)
+        outcome = drive(printer)
     finally:
         printer.close()
     _report(outcome)
@@ -131,9 +139,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         )
     if args.reason and not args.accept_problem_change:
         raise UsageError("--reason goes with --accept-problem-change")
-    printer = ProgressPrinter(sys.stderr)
-    try:
-        outcome = resume_run(
+    return _drive_with_progress(
+        lambda printer: resume_run(
             Path(args.run_dir),
             _limits(args),
             printer,
@@ -141,16 +148,12 @@ def cmd_resume(args: argparse.Namespace) -> int:
             ray_address=args.ray_address,
             accept_problem_change=args.reason if args.accept_problem_change else None,
         )
-    finally:
-        printer.close()
-    _report(outcome)
-    return 0
+    )
 
 
 def cmd_branch(args: argparse.Namespace) -> int:
-    printer = ProgressPrinter(sys.stderr)
-    try:
-        outcome = branch_run(
+    return _drive_with_progress(
+        lambda printer: branch_run(
             Path(args.run_dir),
             Path(args.out),
             _limits(args),
@@ -158,10 +161,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
             checkpoint=args.checkpoint,
             on_progress=printer,
         )
-    finally:
-        printer.close()
-    _report(outcome)
-    return 0
+    )
 
 
 def cmd_propose(args: argparse.Namespace) -> int:

@@ -4,7 +4,6 @@ recording where it came from, with the original left byte for byte as it was."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,27 +11,20 @@ import pytest
 from evolve.analysis.summary import format_summary, run_summary
 from evolve.cli.main import USER_ERROR_EXIT_CODE, main
 from evolve.engine.branch import branch_run
-from evolve.engine.runner import RunOptions, resume_run, start_run
+from evolve.engine.runner import resume_run
 from evolve.engine.state import RunLimits
 from evolve.store import RunStore
-from tests.problem_factory import write_problem
+from tests.finished_runs import copy_of, finished_run
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("branch")
-    start_run(
-        write_problem(root / "problem"),
-        root / "run",
-        RunOptions(seed=5, deterministic=True),
-        RunLimits(evaluations=10, concurrency=2),
-    )
-    return root / "run"
+def module_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return finished_run(tmp_path_factory.mktemp("branch"), seed=5, evaluations=10)
 
 
 @pytest.fixture
-def original(finished_run: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(finished_run, tmp_path / "original"))
+def original(module_run: Path, tmp_path: Path) -> Path:
+    return copy_of(module_run, tmp_path / "original")
 
 
 def files(run_dir: Path) -> dict[str, bytes]:

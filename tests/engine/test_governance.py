@@ -5,7 +5,6 @@ written by one process at a time."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -15,29 +14,21 @@ import pytest
 
 from evolve.analysis.review import approved_ids, new_bests, review_items
 from evolve.cli.main import USER_ERROR_EXIT_CODE, main
-from evolve.engine.runner import RunOptions, start_run
-from evolve.engine.state import RunLimits
 from evolve.errors import StoreError
 from evolve.store import RunStore
 from evolve.store.reviews import REVIEWS_FILE
-from tests.problem_factory import SEED, write_problem
+from tests.finished_runs import copy_of, finished_run
+from tests.problem_factory import SEED
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("governance")
-    start_run(
-        write_problem(root / "problem"),
-        root / "run",
-        RunOptions(seed=7, deterministic=True),
-        RunLimits(evaluations=12, concurrency=2),
-    )
-    return root / "run"
+def module_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return finished_run(tmp_path_factory.mktemp("governance"), seed=7, evaluations=12)
 
 
 @pytest.fixture
-def run_dir(finished_run: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(finished_run, tmp_path / "run"))
+def run_dir(module_run: Path, tmp_path: Path) -> Path:
+    return copy_of(module_run, tmp_path / "run")
 
 
 def programs(run_dir: Path) -> list[dict]:

@@ -5,7 +5,6 @@ segment each fail with what is wrong named, and the run's records are untouched.
 from __future__ import annotations
 
 import json
-import shutil
 import textwrap
 from pathlib import Path
 
@@ -18,24 +17,18 @@ from evolve.engine.runner import RunOptions, start_run
 from evolve.engine.state import RunLimits
 from evolve.engine.verify import _verdict, verify_run
 from evolve.store import SCHEMAS, RunStore
+from tests.finished_runs import copy_of, finished_run
 from tests.problem_factory import write_problem
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("verify")
-    start_run(
-        write_problem(root / "problem"),
-        root / "run",
-        RunOptions(seed=4, deterministic=True),
-        RunLimits(evaluations=8, concurrency=2),
-    )
-    return root / "run"
+def module_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return finished_run(tmp_path_factory.mktemp("verify"), seed=4, evaluations=8)
 
 
 @pytest.fixture
-def run_dir(finished_run: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(finished_run, tmp_path / "run"))
+def run_dir(module_run: Path, tmp_path: Path) -> Path:
+    return copy_of(module_run, tmp_path / "run")
 
 
 def records(run_dir: Path) -> dict[str, bytes]:

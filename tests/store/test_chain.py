@@ -4,7 +4,6 @@ deleted or reordered record, or records cut off the end, are named."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,29 +12,24 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from evolve.engine.runner import RunOptions, resume_run, start_run
+from evolve.engine.runner import resume_run
 from evolve.engine.state import RunLimits
 from evolve.store import SCHEMAS, RunStore
 from evolve.store.chain import record_hash, verify_chain
-from tests.problem_factory import write_problem
+from tests.finished_runs import copy_of, finished_run
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def module_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("chain")
-    start_run(
-        write_problem(root / "problem"),
-        root / "run",
-        RunOptions(seed=2, deterministic=True),
-        RunLimits(evaluations=6, concurrency=2),
-    )
+    finished_run(root, seed=2, evaluations=6)
     resume_run(root / "run", RunLimits(evaluations=4, concurrency=2))
     return root / "run"
 
 
 @pytest.fixture
-def run_dir(finished_run: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(finished_run, tmp_path / "run"))
+def run_dir(module_run: Path, tmp_path: Path) -> Path:
+    return copy_of(module_run, tmp_path / "run")
 
 
 def rewrite_programs(run_dir: Path, edit) -> None:
@@ -47,13 +41,13 @@ def rewrite_programs(run_dir: Path, edit) -> None:
         pq.write_table(table, path, write_page_checksum=True)
 
 
-def test_a_run_and_its_resume_form_one_chain(finished_run: Path) -> None:
-    store = RunStore.open(finished_run)
+def test_a_run_and_its_resume_form_one_chain(module_run: Path) -> None:
+    store = RunStore.open(module_run)
     report = store.check_chain()
     rows = store.read_table("programs").to_pylist()
     assert report.ok, report.problem
     assert report.checked == len(rows) >= 11 and report.unhashed == 0
-    checkpoint = json.loads((finished_run / "checkpoint.json").read_text())
+    checkpoint = json.loads((module_run / "checkpoint.json").read_text())
     assert checkpoint["chain_head"] == rows[-1]["record_hash"]
     assert len({r["record_hash"] for r in rows}) == len(rows)
     assert store.get_program(rows[3]["id"]).record_hash == rows[3]["record_hash"]

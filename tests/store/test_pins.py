@@ -5,7 +5,6 @@ run is touched by a refusal."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,32 +15,25 @@ from evolve.analysis.report import build_report
 from evolve.analysis.run import Run
 from evolve.analysis.summary import format_summary, run_summary
 from evolve.cli.main import USER_ERROR_EXIT_CODE, main
-from evolve.engine.runner import RunOptions, start_run
-from evolve.engine.state import RunLimits
 from evolve.records import EventKind
 from evolve.store import RunStore
 from evolve.store.pins import FileChange, changes, pin_files, review
+from tests.finished_runs import copy_of, finished_run
 from tests.problem_factory import write_problem
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def module_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("pinned")
     problem = write_problem(root / "problem")
     (problem / "data").mkdir()
     (problem / "data" / "points.csv").write_text("1,2\n3,4\n")
-    start_run(
-        problem,
-        root / "run",
-        RunOptions(seed=1, deterministic=True),
-        RunLimits(evaluations=2, concurrency=1),
-    )
-    return root / "run"
+    return finished_run(root, seed=1, evaluations=2, concurrency=1, problem=problem)
 
 
 @pytest.fixture
-def run_dir(finished_run: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(finished_run, tmp_path / "run"))
+def run_dir(module_run: Path, tmp_path: Path) -> Path:
+    return copy_of(module_run, tmp_path / "run")
 
 
 def snapshot(run_dir: Path) -> dict[str, bytes]:
@@ -52,9 +44,9 @@ def snapshot(run_dir: Path) -> dict[str, bytes]:
     }
 
 
-def test_run_json_pins_every_problem_file(finished_run: Path) -> None:
-    pins = RunStore.open(finished_run).settings["problem_files"]
-    assert pins == pin_files(finished_run / "problem")
+def test_run_json_pins_every_problem_file(module_run: Path) -> None:
+    pins = RunStore.open(module_run).settings["problem_files"]
+    assert pins == pin_files(module_run / "problem")
     assert {"problem.toml", "initial.py", "scorer.py", "data/points.csv"} <= set(pins)
     assert all(len(digest) == 64 for digest in pins.values())
 
