@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["CpuCgroups"]
@@ -89,11 +90,16 @@ class CpuCgroups:
                     return  # busy: left for the next start-up's sweep
                 time.sleep(0.01)
 
-    def sweep(self) -> None:
-        """Remove empty job cgroups that a killed sandbox left behind."""
+    def sweep(self, owner_alive: Callable[[str], bool]) -> None:
+        """Remove empty job cgroups that a killed sandbox left behind, never one
+        whose owner (``owner_alive(name)``) still runs: a sandbox starting in
+        another process on this host (another Ray worker, another run) must not
+        remove the cgroup a live sandbox just made for a job whose supervisor
+        has not joined it yet, which failed that job (an innocent candidate
+        scored as an error)."""
         if self._base is None:
             return
         for child in self._base.iterdir():
-            if child.is_dir():
+            if child.is_dir() and not owner_alive(child.name):
                 with contextlib.suppress(OSError):
                     child.rmdir()

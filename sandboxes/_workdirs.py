@@ -20,7 +20,7 @@ import tempfile
 
 from sandboxes._files import rmtree
 
-__all__ = ["make_workdir", "owner_alive", "start_time", "sweep_orphans"]
+__all__ = ["make_workdir", "named_owner_alive", "owner_alive", "start_time", "sweep_orphans"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,13 @@ def make_workdir(prefix: str) -> str:
     path = tempfile.mkdtemp(prefix=f"{prefix}{pid}-{start_time(pid)}-")
     os.chmod(path, 0o700)
     return path
+
+
+def named_owner_alive(prefix: str, name: str) -> bool:
+    """Whether ``name`` (a ``make_workdir(prefix)`` name, or one built from it)
+    belongs to a process that still runs; False for a name of another form."""
+    match = re.match(re.escape(prefix) + r"(\d+)-(\d*)-", name)
+    return match is not None and owner_alive(int(match.group(1)), match.group(2))
 
 
 def sweep_orphans(prefix: str) -> int:

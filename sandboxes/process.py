@@ -46,7 +46,7 @@ from sandboxes._files import unsafe_names
 from sandboxes._files import write_tree as _write_tree
 from sandboxes._forkserver import ForkServer
 from sandboxes._uids import UidLease, UidPool, kill_uid_processes
-from sandboxes._workdirs import make_workdir, sweep_orphans
+from sandboxes._workdirs import make_workdir, named_owner_alive, sweep_orphans
 from sandboxes.envelope import error_result, parse_envelope
 from sandboxes.job import EvalJob, EvalResult, Guarantees, SandboxSetupError, Status
 
@@ -95,7 +95,7 @@ class ProcessSandbox:
         self._root = make_workdir(WORKDIR_PREFIX)
         self._cgroups = CpuCgroups("evolve") if os.geteuid() == 0 else None
         if self._cgroups is not None:
-            self._cgroups.sweep()
+            self._cgroups.sweep(lambda name: named_owner_alive(WORKDIR_PREFIX, name))
         self._jobs = itertools.count()
         self._lib = os.path.join(self._root, "lib")
         try:

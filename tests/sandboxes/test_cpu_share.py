@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from sandboxes._cgroups import CpuCgroups
+from sandboxes._workdirs import named_owner_alive, start_time
 from sandboxes.job import EvalResult, Sandbox, Status
+from sandboxes.process import WORKDIR_PREFIX
 from tests.sandboxes.jobs import IMPORTING_SCORER, make_job
 
 HOG = """
@@ -85,3 +88,25 @@ def sandbox() -> Sandbox:
     box = ProcessSandbox()
     yield box  # type: ignore[misc]
     box.close()
+
+
+def test_a_sweep_spares_the_cgroups_of_live_sandboxes() -> None:
+    """A sandbox starting up removes the empty cgroups killed sandboxes left,
+    never a live sandbox's (another Ray worker's job whose supervisor has not
+    joined its fresh cgroup yet failed with "could not enforce the CPU share")."""
+    if os.geteuid() != 0:
+        pytest.skip("per-job CPU cgroups need root")
+    cgroups = CpuCgroups("evolve")
+    if not cgroups.available:
+        pytest.skip(f"no CPU cgroups here: {cgroups.why_not}")
+    me = os.getpid()
+    live = f"{WORKDIR_PREFIX}{me}-{start_time(me)}-test-1"
+    dead = f"{WORKDIR_PREFIX}{2**22 + 7}-1-test-1"  # above pid_max: no such process
+    live_procs, dead_procs = cgroups.create(live, 0.5), cgroups.create(dead, 0.5)
+    try:
+        cgroups.sweep(lambda name: named_owner_alive(WORKDIR_PREFIX, name))
+        assert Path(live_procs).parent.is_dir()
+        assert not Path(dead_procs).parent.exists()
+    finally:
+        cgroups.remove(live_procs)
+        cgroups.remove(dead_procs)
