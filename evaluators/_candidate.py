@@ -153,10 +153,17 @@ def close_all_but(keep: set[int]) -> None:
     os.closerange(start, 1 << 16)
 
 
+def searchable(sys_path: list[str]) -> list[str]:
+    """The scorer's import path less the folders this process may not search
+    (the scorer-only ones): every import would try to list them, be refused,
+    and be reported as a candidate reading what it may not (evaluators._monitor)."""
+    return [p for p in sys_path if not p or os.access(p, os.R_OK | os.X_OK) or not os.path.isdir(p)]
+
+
 def run_call(fd: int, path: str, request: dict[str, Any], limit: int) -> None:
     """Load the candidate, make one call, write the message to ``fd``. Never returns."""
     reserve = bytearray(1 << 18)  # freed on MemoryError so the report can be built
-    sys.path[:] = request.get("sys_path", sys.path)
+    sys.path[:] = searchable(request.get("sys_path", sys.path))
     try:
         message = call(load(path), request, limit)
     except MemoryError:
@@ -178,7 +185,7 @@ def serve_session(
     """Load the candidate once, then answer one framed request after another until
     the scorer closes its end. Never returns."""
     reserve = bytearray(1 << 18)
-    sys.path[:] = sys_path
+    sys.path[:] = searchable(sys_path)
     try:
         module: ModuleType | None = load(path)
         loaded = json.dumps({"value": None})

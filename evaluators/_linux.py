@@ -82,6 +82,24 @@ def set_undumpable() -> None:
     prctl(PR_SET_DUMPABLE, 0)
 
 
+def set_dumpable() -> None:
+    """Undo a change of ids' undumpable flag (see evaluators._zygote)."""
+    prctl(PR_SET_DUMPABLE, 1)
+
+
+CAP_SYS_PTRACE = 19
+
+
+def capability_bounded(cap: int) -> bool:
+    """Whether ``cap`` is in this process's bounding set (``CapBnd``): whether
+    root here may hold it at all (Docker's default set has no CAP_SYS_PTRACE)."""
+    with open("/proc/self/status", "rb") as f:
+        for line in f:
+            if line.startswith(b"CapBnd:"):
+                return bool(int(line.split()[1], 16) >> cap & 1)
+    return False
+
+
 def unshare(flags: int) -> None:
     _check(_c().unshare(flags), f"unshare({flags:#x})")
 

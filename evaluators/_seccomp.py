@@ -18,6 +18,15 @@ The filter is classic BPF, built here from the tables below (checked against
 the kernel headers by the tests where they are installed), because this
 package is standard library only. It is installed after the harness drops to
 the job's uid and applies to the scorer and every process the candidate starts.
+
+Under the supervisor the filter does not answer a denied syscall itself: it
+hands it to a listener (``SECCOMP_RET_USER_NOTIF``) in the supervisor, which
+answers EPERM and counts it, and it shows the supervisor the opens, network
+sockets and new processes of the candidate's processes, which go on
+(:mod:`evaluators._monitor`). The harness and the zygote each install their own
+(one listener per process), the zygote's before any candidate code runs. Where
+the listener is gone (the supervisor died), a notified syscall fails: the
+filter never fails open.
 """
 
 from __future__ import annotations
@@ -27,13 +36,27 @@ import os
 import platform
 import struct
 
-__all__ = ["DENIED", "ENOSYS_FOR", "SeccompUnavailable", "install", "syscall_numbers"]
+__all__ = [
+    "CLONE_NAMESPACES",
+    "DENIED",
+    "ENOSYS_FOR",
+    "NETWORK_FAMILIES",
+    "WATCHES",
+    "SeccompUnavailable",
+    "install",
+    "program",
+    "syscall_numbers",
+    "watched_numbers",
+]
 
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
 
 SECCOMP_RET_ALLOW = 0x7FFF0000
 SECCOMP_RET_ERRNO = 0x00050000
+SECCOMP_RET_USER_NOTIF = 0x7FC00000
 
 # BPF opcodes (linux/filter.h)
 _LD_W_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS
@@ -47,7 +70,7 @@ _NR = 0
 _ARCH = 4
 _ARG0_LOW = 16  # little-endian: the low 32 bits of args[0]
 
-_CLONE_NAMESPACES = (
+CLONE_NAMESPACES = (
     0x00020000  # CLONE_NEWNS
     | 0x02000000  # CLONE_NEWCGROUP
     | 0x04000000  # CLONE_NEWUTS
@@ -158,6 +181,19 @@ _AARCH64 = {
 }  # fmt: skip
 # AUDIT_ARCH_* (linux/audit.h): the ABI a syscall entered through.
 _ARCHES = {"x86_64": (0xC000003E, _X86_64), "aarch64": (0xC00000B7, _AARCH64)}
+# What a watching filter looks at (evaluators._monitor); none of it is denied.
+_WATCHED = {
+    "x86_64": {
+        "open": 2, "openat": 257, "creat": 85, "openat2": 437, "socket": 41, "fork": 57,
+        "vfork": 58,
+    },
+    "aarch64": {"openat": 56, "openat2": 437, "socket": 198},
+}  # fmt: skip
+_SECCOMP_SYSCALL = {"x86_64": 317, "aarch64": 277}  # seccomp(2), for a listener
+NETWORK_FAMILIES = (2, 10, 17)  # AF_INET, AF_INET6, AF_PACKET
+WATCHES = ("network", "files", "processes")
+_OPENS = ("open", "openat", "creat", "openat2")
+_CLONE_THREAD = 0x00010000
 
 
 class SeccompUnavailable(OSError):
@@ -178,44 +214,99 @@ def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
     return struct.pack("HBBI", code, jt, jf, k & 0xFFFFFFFF)
 
 
-def program(machine: str | None = None) -> list[bytes]:
+def watched_numbers(machine: str | None = None) -> dict[str, int]:
+    """name -> number of the syscalls a watching filter looks at on ``machine``
+    (the only ones its listener may let go on)."""
+    machine = machine or platform.machine()
+    syscall_numbers(machine)  # an unknown machine raises here
+    return dict(_WATCHED[machine])
+
+
+def program(
+    machine: str | None = None, notify: bool = False, watch: frozenset[str] = frozenset()
+) -> list[bytes]:
     """The filter's instructions for ``machine``: a foreign ABI (x32, 32-bit
-    compat) is refused, then each denied syscall gets its errno."""
+    compat) is refused, then each denied syscall gets its errno.
+
+    With ``notify`` a denied syscall (a namespaced clone included) goes to the
+    filter's listener instead, which answers EPERM and counts it; ``watch``
+    (of ``WATCHES``) adds syscalls the listener only looks at and lets go on
+    (:mod:`evaluators._monitor`): ``network`` an AF_INET/AF_INET6/AF_PACKET
+    socket, ``files`` every open, ``processes`` every new process (not threads).
+    A filter has one listener and a process's filters share one, so one
+    filter holds both: a second filter's notification could never show a
+    denial (the first filter's errno wins) and would need a second listener.
+    """
+    if watch and not notify:
+        raise ValueError("watching needs a listener: pass notify=True")
+    unknown = set(watch) - set(WATCHES)
+    if unknown:
+        raise ValueError(f"unknown watch {sorted(unknown)} (known: {', '.join(WATCHES)})")
     arch, numbers = syscall_numbers(machine)
-    eperm = SECCOMP_RET_ERRNO | 1  # EPERM
+    watched = watched_numbers(machine)
+    refuse = SECCOMP_RET_ERRNO | 1  # EPERM
+    deny = SECCOMP_RET_USER_NOTIF if notify else refuse
     enosys = SECCOMP_RET_ERRNO | 38  # ENOSYS
+    notice, allow = SECCOMP_RET_USER_NOTIF, SECCOMP_RET_ALLOW
     insns = [
         _insn(_LD_W_ABS, 0, 0, _ARCH),
         _insn(_JEQ_K, 1, 0, arch),
-        _insn(_RET_K, 0, 0, eperm),  # another ABI: nothing of ours runs through it
+        _insn(_RET_K, 0, 0, refuse),  # another ABI: its numbers mean other syscalls
         _insn(_LD_W_ABS, 0, 0, _NR),
     ]
     if arch == _ARCHES["x86_64"][0]:
-        insns += [_insn(_JGE_K, 0, 1, _X32_SYSCALL_BIT), _insn(_RET_K, 0, 0, eperm)]
+        insns += [_insn(_JGE_K, 0, 1, _X32_SYSCALL_BIT), _insn(_RET_K, 0, 0, refuse)]
     for name in DENIED:
         if name in numbers:
-            insns += [_insn(_JEQ_K, 0, 1, numbers[name]), _insn(_RET_K, 0, 0, eperm)]
+            insns += [_insn(_JEQ_K, 0, 1, numbers[name]), _insn(_RET_K, 0, 0, deny)]
     for name in ENOSYS_FOR:
         insns += [_insn(_JEQ_K, 0, 1, numbers[name]), _insn(_RET_K, 0, 0, enosys)]
-    # clone with any namespace flag: EPERM; the flags are args[0] (its low word).
+    looked_at = [n for n in _OPENS if "files" in watch] + [
+        n for n in ("fork", "vfork") if "processes" in watch
+    ]
+    for name in looked_at:
+        if name in watched:
+            insns += [_insn(_JEQ_K, 0, 1, watched[name]), _insn(_RET_K, 0, 0, notice)]
+    if "network" in watch:  # socket(family, ...): the network families only
+        insns += [
+            _insn(_JEQ_K, 0, 6, watched["socket"]),
+            _insn(_LD_W_ABS, 0, 0, _ARG0_LOW),
+            _insn(_JEQ_K, 3, 0, NETWORK_FAMILIES[0]),
+            _insn(_JEQ_K, 2, 0, NETWORK_FAMILIES[1]),
+            _insn(_JEQ_K, 1, 0, NETWORK_FAMILIES[2]),
+            _insn(_RET_K, 0, 0, allow),
+            _insn(_RET_K, 0, 0, notice),
+        ]
+    # clone: any namespace flag is denied (the flags are args[0], its low word);
+    # watched, a new process (no CLONE_THREAD) is looked at.
+    new_process = notice if "processes" in watch else allow
     insns += [
-        _insn(_JEQ_K, 0, 3, numbers["clone"]),
+        _insn(_JEQ_K, 0, 6, numbers["clone"]),
         _insn(_LD_W_ABS, 0, 0, _ARG0_LOW),
-        _insn(_JSET_K, 0, 1, _CLONE_NAMESPACES),
-        _insn(_RET_K, 0, 0, eperm),
-        _insn(_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        _insn(_JSET_K, 0, 1, CLONE_NAMESPACES),
+        _insn(_RET_K, 0, 0, deny),
+        _insn(_JSET_K, 0, 1, _CLONE_THREAD),
+        _insn(_RET_K, 0, 0, allow),
+        _insn(_RET_K, 0, 0, new_process),
+        _insn(_RET_K, 0, 0, allow),
     ]
     return insns
 
 
-def install() -> None:
+def install(notify: bool = False, watch: frozenset[str] = frozenset()) -> int | None:
     """Install the filter on this thread and every process it starts from now on.
 
     Needs ``PR_SET_NO_NEW_PRIVS`` set first (the supervisor sets it). Raises
     ``SeccompUnavailable`` where it cannot be installed, so the caller decides
-    whether the job may run without it.
+    whether the job may run without it. With ``notify`` (see :func:`program`)
+    it returns the listener's fd (``SECCOMP_FILTER_FLAG_NEW_LISTENER``), and
+    raises where the kernel gives none or this process already has one.
     """
-    code = b"".join(program())
+    return _load(program(notify=notify, watch=watch), listener=notify)
+
+
+def _load(insns: list[bytes], listener: bool) -> int | None:
+    code = b"".join(insns)
     buffer = ctypes.create_string_buffer(code, len(code))
 
     class SockFprog(ctypes.Structure):
@@ -230,6 +321,16 @@ def install() -> None:
         ctypes.c_ulong,
         ctypes.c_ulong,
     ]
+    if listener:
+        libc.syscall.restype = ctypes.c_long
+        flags = SECCOMP_FILTER_FLAG_NEW_LISTENER
+        number = _SECCOMP_SYSCALL[platform.machine()]
+        fd = libc.syscall(number, SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(prog))
+        if fd < 0:
+            err = ctypes.get_errno()
+            raise SeccompUnavailable(err, f"seccomp listener refused: {os.strerror(err)}")
+        return int(fd)
     if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
         err = ctypes.get_errno()
         raise SeccompUnavailable(err, f"seccomp filter refused: {os.strerror(err)}")
+    return None

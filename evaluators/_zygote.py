@@ -25,12 +25,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from evaluators import _candidate, _linux
+from evaluators import _candidate, _linux, _listeners
 
 __all__ = ["Client", "ZygoteGone", "current", "start"]
 
 _MAX_MESSAGE = 1 << 26  # a request carries the call's arguments as JSON
 _current: Client | None = None
+_dumpable_children = False  # set in the zygote (see _serve)
 
 
 def current() -> Client | None:
@@ -53,12 +54,20 @@ def start(become_candidate: Callable[[], None]) -> None:
             os._exit(code)
     theirs.close()
     _current = Client(ours, pid)
+    _current.wait_ready()
 
 
 def _serve(sock: socket.socket, become_candidate: Callable[[], None]) -> None:
     _linux.set_parent_death_signal(signal.SIGKILL)
+    global _dumpable_children
+    # Where the supervisor cannot hold CAP_SYS_PTRACE (Docker) it reads a child's
+    # memory as the child's own uid, which the kernel allows only if dumpable.
+    with contextlib.suppress(OSError):
+        _dumpable_children = not _linux.capability_bounded(_linux.CAP_SYS_PTRACE)
     become_candidate()
+    _listeners.watch_candidates()  # every child forked from here is watched
     _candidate.close_all_but({sock.fileno()})
+    sock.send(json.dumps({"ready": True}).encode())
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     children: dict[int, int] = {}  # pidfd -> pid
@@ -97,6 +106,13 @@ def _spawn(
     try:  # pragma: no cover - the candidate's child, which always _exit()s
         _candidate.close_all_but(set(fds))
         os.setpgid(0, 0)
+        if _dumpable_children:
+            # Taking the candidate's ids made it undumpable; dumpable again, the
+            # supervisor can read its memory (the path of an open) as its uid.
+            # It holds only its own pipes and what the scorer sent the candidate;
+            # its sibling children (the same candidate) may then open those.
+            with contextlib.suppress(OSError):
+                _linux.set_dumpable()
         with contextlib.suppress(OSError):
             _linux.set_parent_death_signal(signal.SIGKILL)
         limit = int(request["limit"])
@@ -123,6 +139,14 @@ class Client:
         self.pid = pid
         self._lock = threading.Lock()
         self._exits: dict[int, int] = {}
+
+    def wait_ready(self) -> None:
+        """Wait until the zygote holds the candidate's ids and its filter (its
+        listener handed to the supervisor): then the job's report covers the
+        candidate's side even when the scorer never calls one. A zygote that
+        died starting is reported by the first call, not here."""
+        with self._lock, contextlib.suppress(ZygoteGone):
+            self._receive()
 
     def spawn(self, request: dict[str, Any], fds: list[int]) -> int:
         """Start a child for ``request`` with ``fds`` passed to it; returns its pid."""

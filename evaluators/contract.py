@@ -28,3 +28,10 @@ MAX_ARTIFACT_CHARS = 16_384
 MAX_ENVELOPE_BYTES = 2 * 1024 * 1024
 
 ENVELOPE_VERSION = 1
+
+# Behaviour monitoring (evaluators._monitor): what a candidate tried that its
+# sandbox refuses, by kind, with a short log of distinct lines.
+PROBE_KINDS = ("network", "write", "read", "syscall", "limit")
+MAX_PROBE_LINES = 20
+MAX_PROBE_LINE_CHARS = 240
+MAX_PROBE_COUNT = 10**12

@@ -9,7 +9,11 @@ bounded counts and lengths. Version 1 fields::
 
     {"version": 1, "status": "ok|invalid|timeout|oom|error", "reason": str,
      "metrics": {name: finite number}, "artifacts": {name: str},
-     "stage_reached": int, "wall_time_s": float, "peak_memory_mb": float}
+     "stage_reached": int, "wall_time_s": float, "peak_memory_mb": float,
+     "probes": {"counts": {kind: int}, "log": [str], "seen": [kind]}}
+
+``probes`` (the supervisor's behaviour report, :mod:`evaluators._monitor`) is
+absent where nothing was monitored.
 """
 
 from __future__ import annotations
@@ -34,7 +38,15 @@ __all__ = [
 MAX_REASON_CHARS = 2000
 MAX_STAGES = 1000
 _REQUIRED = ("version", "status")
-_OPTIONAL = ("reason", "metrics", "artifacts", "stage_reached", "wall_time_s", "peak_memory_mb")
+_OPTIONAL = (
+    "reason",
+    "metrics",
+    "artifacts",
+    "stage_reached",
+    "wall_time_s",
+    "peak_memory_mb",
+    "probes",
+)
 _STATUSES = {s.value for s in Status}
 
 
@@ -61,8 +73,9 @@ def make_envelope(
     stage_reached: int = 0,
     wall_time_s: float = 0.0,
     peak_memory_mb: float = 0.0,
+    probes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
+    envelope = {
         "version": contract.ENVELOPE_VERSION,
         "status": str(Status(status).value),
         "reason": one_line(reason),
@@ -72,6 +85,9 @@ def make_envelope(
         "wall_time_s": float(wall_time_s),
         "peak_memory_mb": float(peak_memory_mb),
     }
+    if probes is not None:
+        envelope["probes"] = probes
+    return envelope
 
 
 def fit_artifacts(artifacts: dict[str, str], budget_bytes: int) -> dict[str, str]:
@@ -150,7 +166,34 @@ def validate_envelope(obj: Any) -> dict[str, Any]:
         _count(obj.get("stage_reached", 0), "stage_reached", MAX_STAGES),
         _nonnegative(obj.get("wall_time_s", 0.0), "wall_time_s"),
         _nonnegative(obj.get("peak_memory_mb", 0.0), "peak_memory_mb"),
+        None if obj.get("probes") is None else _probes(obj["probes"]),
     )
+
+
+def _probes(value: Any) -> dict[str, Any]:
+    """The behaviour report: known kinds, bounded counts, a short log."""
+    if not isinstance(value, dict) or set(value) - {"counts", "log", "seen"}:
+        raise EnvelopeError("probes must be an object of counts, log and seen")
+    counts = value.get("counts", {})
+    log = value.get("log", [])
+    seen = value.get("seen", [])
+    if not isinstance(counts, dict) or set(counts) - set(contract.PROBE_KINDS):
+        raise EnvelopeError(f"probes.counts must map kinds {contract.PROBE_KINDS} to counts")
+    if not isinstance(log, list) or len(log) > contract.MAX_PROBE_LINES:
+        raise EnvelopeError(f"probes.log must be a list of at most {contract.MAX_PROBE_LINES}")
+    if not isinstance(seen, list) or set(seen) - set(contract.PROBE_KINDS):
+        raise EnvelopeError("probes.seen must list known kinds")
+    for line in log:
+        if not isinstance(line, str) or len(line) > contract.MAX_PROBE_LINE_CHARS + 16:
+            raise EnvelopeError("probes.log lines must be short strings")
+    return {
+        "counts": {
+            kind: _count(n, f"probes.counts.{kind}", contract.MAX_PROBE_COUNT)
+            for kind, n in counts.items()
+        },
+        "log": [one_line(clean_text(line)) for line in log],
+        "seen": [kind for kind in contract.PROBE_KINDS if kind in seen],
+    }
 
 
 def _name(key: Any, what: str) -> str:

@@ -29,7 +29,7 @@ import traceback
 from types import ModuleType
 from typing import Any
 
-from evaluators import _channel, envelope
+from evaluators import _channel, _listeners, envelope
 from evaluators.checks import InvalidCandidate
 from evaluators.contract import Status
 from evaluators.isolation import (
@@ -206,6 +206,9 @@ def serve(spec: dict[str, Any], result_fd: int) -> int:
         # Before the scorer loads anything: candidates are forked from this clean
         # process, never from the scorer's (see evaluators._zygote).
         start_zygote()
+        # The job's filter (under the supervisor), after the zygote's own: a
+        # process and its children share one seccomp listener.
+        _listeners.filter_job()
         result = evaluate_spec(spec)
     except MemoryError:
         del reserve

@@ -18,8 +18,11 @@ Per job, in this order:
   cannot get them fails with ERROR instead of running with less;
 * fork the harness: new session, parent-death SIGKILL, rlimits (address space,
   CPU time, file size, open files, processes, no core), no_new_privs, then the
-  uid drop, then :func:`evaluators.harness.serve`;
-* drain stdout/stderr into head+tail captures until it exits or the deadline;
+  uid drop, then :func:`evaluators.harness.serve` (it and its zygote install
+  the seccomp filters, whose listeners come back here);
+* drain stdout/stderr until it exits or the deadline, answering the filters:
+  what the candidate tried becomes the envelope's ``probes``
+  (:mod:`evaluators._monitor`; ``spec["monitor"] = false``: the plain filter);
 * kill every remaining descendant (as the job's uid: ``kill(-1, SIGKILL)``
   until none are left; otherwise SIGSTOP/SIGKILL over a /proc scan).
 
@@ -44,7 +47,17 @@ import sys
 import time
 from typing import Any
 
-from evaluators import _fs, _linux, _procs, _seccomp, contract, envelope, harness
+from evaluators import (
+    _fs,
+    _linux,
+    _listeners,
+    _monitor,
+    _procs,
+    _seccomp,
+    contract,
+    envelope,
+    harness,
+)
 from evaluators.contract import Status
 
 __all__ = ["main", "probe", "run_job"]
@@ -191,7 +204,7 @@ def probe(spec: dict[str, Any]) -> dict[str, Any]:
 def _child(
     spec: dict[str, Any],
     uid: int | None,
-    fds: tuple[int, int, int],
+    fds: tuple[int, int, int, int],
     nproc: int,
     filter_syscalls: bool,
     own_pids: bool,
@@ -199,7 +212,7 @@ def _child(
     """In the forked harness process: limit, drop privileges, filter syscalls,
     serve. Never returns. A filter that was probed to work and then fails to
     install ends the job (the harness exits without a result): never fail open."""
-    out_w, err_w, res_w = fds
+    out_w, err_w, res_w, monitor_w = fds
     code = 70
     try:
         os.setsid()
@@ -208,8 +221,10 @@ def _child(
         os.dup2(devnull, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
-        os.closerange(3, res_w)
-        os.closerange(res_w + 1, 1 << 16)
+        low, high = sorted((res_w, monitor_w))
+        os.closerange(3, low)
+        os.closerange(low + 1, high)
+        os.closerange(high + 1, 1 << 16)
         if own_pids:  # init of the job's PID namespace: a /proc showing only it
             _linux.unshare(_linux.CLONE_NEWNS)
             flags = _linux.MS_NOSUID | _linux.MS_NODEV | _linux.MS_NOEXEC
@@ -239,8 +254,10 @@ def _child(
             os.setresgid(candidate, uid, candidate)
             os.setresuid(candidate, uid, candidate)
         _linux.set_undumpable()  # the candidate (same uid) cannot open our result fd
-        if filter_syscalls:
-            _seccomp.install()
+        if filter_syscalls:  # now (plain) or by the harness and its zygote (watching)
+            _listeners.prepare(monitor_w, watch=spec.get("monitor", True))
+        else:
+            os.close(monitor_w)
         os.chdir(spec["scratch_dir"])
         code = harness.serve(spec["harness"], res_w)
     except BaseException as exc:
@@ -385,10 +402,16 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     res_r, res_w = os.pipe()
+    candidate_uid = None if uid is None else _candidate_uid(spec, uid)
+    monitor, monitor_w = _monitor.Monitor.for_job(
+        candidate_uid, spec["scratch_dir"], nproc, "pids" in enforced
+    )
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:
-        _child(spec, uid, (out_w, err_w, res_w), nproc, "syscalls" in enforced, "pids" in enforced)
+        fds = (out_w, err_w, res_w, monitor_w.fileno())
+        _child(spec, uid, fds, nproc, "syscalls" in enforced, "pids" in enforced)
+    monitor_w.close()
     for fd in (out_w, err_w, res_w):
         os.close(fd)
     cap = int(limits["resources"]["max_output_kb"]) * 1024
@@ -399,7 +422,7 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
     timed_out = False
     with _procs.ExitWatch(pid) as watch:
         poller = select.poll()
-        for fd in (out_r, err_r, res_r):
+        for fd in (out_r, err_r, res_r, *monitor.fds()):
             poller.register(fd, select.POLLIN)
         if watch.fd is not None:
             poller.register(watch.fd, select.POLLIN)
@@ -411,6 +434,9 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
             wait = remaining if watch.fd is not None else min(remaining, 0.01)
             for fd, _ in poller.poll(wait * 1000):
                 if fd == watch.fd:
+                    continue
+                if fd in monitor.fds():
+                    monitor.serve(fd, poller)
                     continue
                 data = os.read(fd, 1 << 20)
                 if not data:
@@ -425,6 +451,7 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
         _procs.kill_tree(pid)
     status = reaper.wait(pid)
     _sweep(reaper, () if uid is None else tuple({uid, _candidate_uid(spec, uid)}))
+    monitor.close()
     os.set_blocking(res_r, False)
     with contextlib.suppress(BlockingIOError):
         while len(result) <= contract.MAX_ENVELOPE_BYTES and (data := os.read(res_r, 1 << 20)):
@@ -452,6 +479,10 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
     final["artifacts"] = envelope.fit_artifacts(final["artifacts"], _OUTPUT_BUDGET)
     final["wall_time_s"] = round(wall, 6)
     final["peak_memory_mb"] = round(peak_mb, 3)
+    if spec.get("monitor", True):
+        totals = {"stdout": captures[out_r].total, "stderr": captures[err_r].total}
+        monitor.note_limits(final["status"], limits, totals, cap)
+        final["probes"] = monitor.report()
     return final
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from evaluators.contract import Status
 from evaluators.envelope import EnvelopeError, decode_envelope
-from sandboxes.job import EvalResult
+from sandboxes.job import EvalResult, Probes
 
 __all__ = ["error_result", "parse_envelope"]
 
@@ -38,4 +38,11 @@ def parse_envelope(raw: bytes) -> EvalResult:
         wall_time_s=env["wall_time_s"],
         peak_memory_mb=env["peak_memory_mb"],
         stage_reached=env["stage_reached"],
+        probes=None if "probes" not in env else _probes(env["probes"]),
     )
+
+
+def _probes(report: dict[str, object]) -> Probes:
+    counts, log, seen = report["counts"], report["log"], report["seen"]
+    assert isinstance(counts, dict) and isinstance(log, list) and isinstance(seen, list)
+    return Probes(counts=dict(counts), log=tuple(log), seen=tuple(seen))

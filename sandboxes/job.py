@@ -19,6 +19,7 @@ __all__ = [
     "EvalResult",
     "Guarantees",
     "Limits",
+    "Probes",
     "Resources",
     "Sandbox",
     "SandboxSetupError",
@@ -128,8 +129,28 @@ class EvalJob:
 
 
 @dataclass(frozen=True)
+class Probes:
+    """What the candidate tried that its sandbox refused (evaluators._monitor):
+    ``counts`` by kind (network, write, read, syscall, limit), a short ``log``
+    of distinct lines, and the kinds this sandbox could see at all (``seen``: a
+    kind it cannot see is unknown, not zero)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    log: tuple[str, ...] = ()
+    seen: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def to_json(self) -> dict[str, object]:
+        return {"counts": dict(self.counts), "log": list(self.log), "seen": list(self.seen)}
+
+
+@dataclass(frozen=True)
 class EvalResult:
-    """What came back. ``metrics`` are finite floats; ``artifacts`` short strings."""
+    """What came back. ``metrics`` are finite floats; ``artifacts`` short strings.
+    ``probes`` is None where the sandbox monitored nothing."""
 
     status: Status
     metrics: dict[str, float] = field(default_factory=dict)
@@ -138,6 +159,7 @@ class EvalResult:
     wall_time_s: float = 0.0
     peak_memory_mb: float = 0.0
     stage_reached: int = 0
+    probes: Probes | None = None
 
 
 class SandboxSetupError(RuntimeError):

@@ -123,6 +123,13 @@ def test_each_bound_is_enforced() -> None:
         "bytes, more than": b" " * (contract.MAX_ENVELOPE_BYTES + 1),
         "top level is list": b"[]",
         "missing field": b'{"version": 1}',
+        "probes must be an object": valid(probes=[1]),
+        "probes.counts must map kinds": valid(probes={"counts": {"dns": 1}}),
+        "probes.log must be a list of at most": valid(
+            probes={"log": ["x"] * (contract.MAX_PROBE_LINES + 1)}
+        ),
+        "probes.seen must list known kinds": valid(probes={"seen": ["everything"]}),
+        "probes.counts.read": valid(probes={"counts": {"read": -1}}),
     }
     for expected, raw in cases.items():
         result = parse_envelope(raw)
@@ -143,3 +150,25 @@ def test_a_failure_without_a_reason_gets_one() -> None:
     result = parse_envelope(valid(status="timeout", reason=""))
     assert result.status == Status.TIMEOUT
     assert "timeout" in result.reason
+
+
+@given(
+    counts=st.dictionaries(
+        st.sampled_from(contract.PROBE_KINDS), st.integers(0, contract.MAX_PROBE_COUNT)
+    ),
+    log=st.lists(
+        st.text(max_size=contract.MAX_PROBE_LINE_CHARS), max_size=contract.MAX_PROBE_LINES
+    ),
+    seen=st.lists(st.sampled_from(contract.PROBE_KINDS), unique=True),
+)
+def test_a_behaviour_report_round_trips(
+    counts: dict[str, int], log: list[str], seen: list[str]
+) -> None:
+    result = parse_envelope(valid(probes={"counts": counts, "log": log, "seen": seen}))
+    assert result.status == Status.OK, result.reason
+    assert result.probes is not None
+    assert result.probes.counts == counts and result.probes.total == sum(counts.values())
+    assert len(result.probes.log) == len(log)
+    assert all("\n" not in line for line in result.probes.log)
+    assert set(result.probes.seen) == set(seen)
+    assert parse_envelope(valid()).probes is None  # absent: nothing was monitored

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import socket
 import textwrap
 import threading
@@ -26,6 +27,48 @@ def evaluate(program_path):
     return {"score": float(module.solve())}
 """
 """An OpenEvolve-style scorer that imports the candidate into its own process."""
+
+
+PTRACE = {"x86_64": 101, "aarch64": 117}.get(platform.machine())
+"""ptrace's syscall number here (None: an architecture the probes do not know)."""
+
+# Gives the candidate the path of a scorer-only file, as if it had found it.
+POINTING_SCORER = """
+import os
+from evaluators import call_candidate
+
+def evaluate(program_path):
+    secret = os.path.join(os.path.dirname(os.path.abspath(__file__)), "secret.csv")
+    return {"score": float(call_candidate(program_path, "solve", args=(secret,), timeout_s=30))}
+"""
+
+PROBING = f"""
+import ctypes, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+
+def solve(secret):
+    reached = 0
+    try:
+        socket.create_connection(("10.1.2.3", 80), timeout=1)
+        reached += 1
+    except OSError:
+        pass
+    try:
+        open("/etc/evolve-probe", "w").close()
+        reached += 1
+    except OSError:
+        pass
+    try:
+        open(secret).read()
+        reached += 1
+    except OSError:
+        pass
+    reached += libc.syscall({PTRACE}, 16, os.getppid(), 0, 0) == 0  # PTRACE_ATTACH
+    reached += libc.unshare(0x10000000) == 0  # CLONE_NEWUSER
+    return reached
+"""
+"""Tries the network, a write outside its scratch, the scorer's data, ptrace and
+a user namespace; returns how many got through (0 in a sandbox)."""
 
 
 def make_job(

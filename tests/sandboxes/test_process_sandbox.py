@@ -10,13 +10,14 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from evaluators.envelope import decode_envelope
 from sandboxes.job import EvalJob, Status
 from sandboxes.process import Guarantees, ProcessSandbox
-from tests.sandboxes.jobs import CALLING_SCORER, make_job
+from tests.sandboxes.jobs import CALLING_SCORER, POINTING_SCORER, PROBING, PTRACE, make_job
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -161,3 +162,22 @@ def test_trivial_job_overhead_is_small(sandbox: ProcessSandbox) -> None:
     median_ms = statistics.median(times) * 1000
     print(f"median per-evaluation overhead: {median_ms:.1f} ms")
     assert median_ms < 100  # generous: shared CI machines are noisy
+
+
+class UnmonitoredSandbox(ProcessSandbox):
+    """The plain filter, no listener (``spec["monitor"] = false``)."""
+
+    def _spec(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return {**super()._spec(*args, **kwargs), "monitor": False}
+
+
+def test_without_monitoring_the_plain_filter_still_denies() -> None:
+    if PTRACE is None or os.geteuid() != 0:
+        pytest.skip("needs root and a known architecture for the probing candidate")
+    box = UnmonitoredSandbox(uid_base=62900, uid_slots=2)
+    try:
+        result = box.run(make_job(PROBING, POINTING_SCORER))
+    finally:
+        box.close()
+    assert result.status == Status.OK and result.metrics == {"score": 0.0}, result.reason
+    assert result.probes is None  # nothing monitored: unknown, not zero

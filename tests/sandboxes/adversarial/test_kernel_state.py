@@ -121,6 +121,8 @@ def test_the_filter_tables_match_the_kernel_headers(machine: str, header: str) -
     assert {name: defined[name] for name in numbers} == numbers
     listed = {*_seccomp.DENIED, *_seccomp.ENOSYS_FOR, "clone"}
     assert set(numbers) == {name for name in listed if name in defined}
+    watched = _seccomp.watched_numbers(machine)  # what the behaviour monitor looks at
+    assert {name: defined[name] for name in watched} == watched
 
 
 def test_the_candidate_sees_no_process_of_the_host(backend: Sandbox) -> None:
