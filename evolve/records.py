@@ -3,7 +3,7 @@
 A ``Program`` is born unscored (``status`` is None) when a proposal gives a
 child, and gets its status, score and metrics once, in one place
 (``evolve.engine.scoring``); nobody changes a record field by field after that.
-Imports only ``evaluators.contract`` (for ``Status``).
+Imports only ``evaluators.contract`` (for ``Status`` and ``PROBE_KINDS``).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from evaluators.contract import Status
+from evaluators.contract import PROBE_KINDS, Status
 
-__all__ = ["EventKind", "Program", "Status", "code_hash"]
+__all__ = ["PROBE_KINDS", "EventKind", "Program", "Status", "code_hash"]
 
 
 class EventKind(StrEnum):

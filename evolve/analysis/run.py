@@ -25,7 +25,8 @@ import pyarrow.compute as pc
 
 from evolve.analysis import plots
 from evolve.analysis.lineage import build_lineage, first_parents
-from evolve.records import EventKind
+from evolve.analysis.probes import RunProbes, read_probes
+from evolve.records import PROBE_KINDS, EventKind
 from evolve.store import SCHEMAS, RunStore
 
 if TYPE_CHECKING:
@@ -96,7 +97,10 @@ class Run:
         the seed), ``parent_ids`` all parents (inspirations after the first).
         ``holdout_score`` is the held-out scorer's objective (``evaluate_holdout``,
         run for each program that became the best; from its ``holdout`` event):
-        NaN where none was run or it gave no score."""
+        NaN where none was run or it gave no score. ``probes`` counts what the
+        program tried that its sandbox refused (see :attr:`probes`), and
+        ``probe_kinds`` names the kinds (``"read,network"``); both are <NA>
+        where its sandbox monitored nothing (unknown, not zero)."""
         table = self._table
         frame = table.drop_columns(["metrics"]).to_pandas()
         frame["parent_id"] = pd.Series(first_parents(table), dtype=object)
@@ -106,7 +110,46 @@ class Run:
         frame["holdout_score"] = np.array(
             [held_out.get(pid, np.nan) for pid in frame["id"]], dtype=float
         )
+        reports = self._probes.programs
+        found = [reports.get(pid) for pid in frame["id"]]
+        frame["probes"] = pd.array([None if p is None else p.total for p in found], dtype="Int64")
+        frame["probe_kinds"] = pd.array(
+            [None if p is None else ",".join(p.kinds) for p in found], dtype="string"
+        )
         return _expand_metrics(frame, table.column("metrics").to_pylist())
+
+    @cached_property
+    def _probes(self) -> RunProbes:
+        return self._fresh(read_probes)
+
+    @cached_property
+    def probes(self) -> pd.DataFrame:
+        """One row per program its sandbox monitored (evaluators._monitor):
+        program_id, iteration, total, a count column per kind (network: a
+        network socket; write: outside its scratch; read: a file it may not
+        read, such as the scorer's data; syscall: one the filter denies; limit:
+        time, memory, processes or output), log (the distinct lines) and seen
+        (the kinds its sandbox could see). Most attempts first."""
+        rows = [
+            {
+                "program_id": p.program_id,
+                "iteration": p.iteration,
+                "total": p.total,
+                **{kind: p.counts.get(kind, 0) for kind in PROBE_KINDS},
+                "log": list(p.log),
+                "seen": sorted(p.seen),
+            }
+            for p in sorted(self._probes.programs.values(), key=lambda p: (-p.total, p.iteration))
+        ]
+        columns = ["program_id", "iteration", "total", *PROBE_KINDS, "log", "seen"]
+        return pd.DataFrame(rows, columns=columns)
+
+    @property
+    def probe_summary(self) -> dict[str, Any]:
+        """The run-level count ``evolve show`` prints: programs monitored and
+        that tried, attempts by kind, the first iteration one tried, and each
+        such program's counts and first log line."""
+        return self._probes.summary()
 
     def _holdout_scores(self) -> dict[str, float]:
         """program id -> its held-out score (NaN for a held-out scoring that failed)."""

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from evolve.analysis.probes import ProgramProbes, read_probes
 from evolve.records import EventKind
 from evolve.store import RunStore
 
@@ -62,6 +63,9 @@ def run_summary(run_dir: Path, top: int = 5) -> dict[str, Any]:
         for payload in [json.loads(e["payload"])]
     }
     best_holdout = holdouts.get(scored[0]["id"]) if scored else None
+    probes = read_probes(store)
+    probe_summary = probes.summary()
+    probe_summary["programs"] = probe_summary["programs"][: max(top, 10)]
     return {
         "run_dir": str(run_dir),
         "problem": settings.get("problem"),
@@ -107,6 +111,8 @@ def run_summary(run_dir: Path, top: int = 5) -> dict[str, Any]:
         # before and after each were scored by different files
         "problem_changes": problem_changes,
         "branched_from": settings.get("branched_from"),  # evolve branch
+        # what candidates tried that their sandbox refused (evolve.analysis.probes)
+        "probes": probe_summary,
         "top": [
             {
                 "id": r["id"],
@@ -114,10 +120,16 @@ def run_summary(run_dir: Path, top: int = 5) -> dict[str, Any]:
                 "island": r["island"],
                 "generation": r["generation"],
                 "parent": (r["parent_ids"] or [None])[0],
+                "tried": _tried(probes.programs.get(r["id"])),
             }
             for r in scored[:top]
         ],
     }
+
+
+def _tried(program: ProgramProbes | None) -> str | None:
+    """What a program tried (``read 3``; '' for nothing), None where unmonitored."""
+    return None if program is None else program.describe()
 
 
 def _cancelled(call: dict[str, Any]) -> bool:
@@ -173,15 +185,44 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"problem changed at iteration {change['iteration']}: "
             f"{', '.join(change['files'])}; accepted: {change['reason']}"
         )
+    lines += _probe_lines(summary.get("probes"))
     if summary["top"]:
         lines.append("")
-        lines.append(f"{'id':<10} {'score':>14} {'island':>6} {'gen':>5}  parent")
+        lines.append(f"{'id':<10} {'score':>14} {'island':>6} {'gen':>5}  {'parent':<10} tried")
         for r in summary["top"]:
+            tried = r.get("tried")
             lines.append(
                 f"{r['id']:<10} {_fmt(r['score']):>14} {r['island']:>6} "
-                f"{r['generation']:>5}  {r['parent'] or '-'}"
+                f"{r['generation']:>5}  {r['parent'] or '-':<10} "
+                f"{'?' if tried is None else tried or '-'}"
             )
     return "\n".join(lines)
+
+
+def _probe_lines(probes: dict[str, Any] | None) -> list[str]:
+    """The run-level count of programs that tried what their sandbox refuses,
+    and the first line of each (most attempts first)."""
+    if not probes:
+        return []
+    if not probes["monitored"]:
+        if not probes["unmonitored_evaluations"]:
+            return []
+        return [
+            "probes     unknown: no evaluation was monitored (a run before schema 7, "
+            "or a sandbox without a seccomp listener)"
+        ]
+    monitored = probes["monitored"]
+    if not probes["programs_tried"]:
+        return [f"probes     none: {monitored} monitored programs tried nothing refused"]
+    counts = ", ".join(f"{k} {n}" for k, n in probes["counts"].items())
+    lines = [
+        f"probes     {probes['programs_tried']} of {monitored} monitored programs tried what "
+        f"the sandbox refuses ({counts}), first at iteration {probes['first_iteration']}"
+    ]
+    for p in probes["programs"]:
+        kinds = ", ".join(f"{k} {n}" for k, n in p["counts"].items())
+        lines.append(f"  {p['id']:<10} iteration {p['iteration']:<5} {kinds}: {p['first']}")
+    return lines
 
 
 def _holdout_note(summary: dict[str, Any]) -> str:

@@ -42,6 +42,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "wall_time_s": result.wall_time_s,
         "peak_memory_mb": result.peak_memory_mb,
         "stage_reached": result.stage_reached,
+        "probes": None if result.probes is None else result.probes.to_json(),
     }
     if args.json:
         print(json.dumps(report, indent=2))  # JSON escapes control characters itself
@@ -56,6 +57,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
             print(f"  {printable(name, one_line=True)} = {printable(str(value), one_line=True)}")
         for name, text in sorted(result.artifacts.items()):
             print(f"--- {printable(name, one_line=True)} ---\n{printable(text.rstrip())}")
+        if result.probes is not None and result.probes.total:
+            print(f"--- tried what the sandbox refuses ({result.probes.total}) ---")
+            for line in result.probes.log:
+                print(f"  {printable(line, one_line=True)}")
     return 0 if scored.status == "ok" else 1
 
 

@@ -72,7 +72,8 @@ class RunRecorder:
         for event in self.database.add(program):
             self.store.append_event(event.KIND, program.iteration, dataclasses.asdict(event))
         self.store.append_program(program)
-        self.store.append_evaluation(program, result.peak_memory_mb, result.stage_reached)
+        probes = None if result.probes is None else result.probes.to_json()
+        self.store.append_evaluation(program, result.peak_memory_mb, result.stage_reached, probes)
         progress = self.progress
         progress.evaluations += 1
         progress.evaluations_this_run += program.edit_kind != "seed"

@@ -20,18 +20,17 @@ duplicated. Files are written in ``RUN/.tmp/`` and renamed into their table
 folder, so a folder holds only complete Parquet files, readable by pandas,
 pyarrow, polars and DuckDB while the run is live.
 
-Why the database state is not in checkpoint.json itself: it is O(programs),
-and rewriting it at every commit made a commit's cost grow with the run. A
-commit now appends the database's new journal entries to the delta log and
-names its new length; a full base is written only when the log outgrows a
-quarter of the programs (``database_log``), so a commit costs what changed.
+The database state is not in checkpoint.json itself (O(programs), rewritten at
+every commit): a commit appends its new journal entries to the delta log and
+names its length, a full base only when the log outgrows a quarter of the
+programs (``database_log``), so a commit costs what changed.
 
 Public reading API (stable; the notebook, report and export build on it):
 ``RunStore.open``, ``settings``, ``problem_dir``, ``load_checkpoint``,
 ``read_table(table, columns=None)`` (a ``pyarrow.Table``; any table of ``TABLES``),
 ``load_programs``, ``load_events``, ``get_program``, ``read_segment``.
-Since schema 2: ``refresh()`` (a reader of a live run re-reads the manifest,
-as ``read_table`` does when a merge removed a file) and ``append_evaluation``.
+Since schema 2: ``refresh()`` (a live run's reader re-reads the manifest, as
+``read_table`` does when a merge removed a file), ``append_evaluation``.
 Since schema 4, ``load_checkpoint()``'s ``"database"`` is resolved from the
 base and delta files (``database=False`` leaves the small reference), and
 ``commit(..., database=DatabaseCommit(...))`` writes it incrementally.
@@ -109,8 +108,7 @@ class RunStore:
         self._recent_hashes: dict[str, str] = {}  # id -> record hash, the last RECENT_HASHES
         self._lock_fd: int | None = None  # held while this process writes the run
         self._database = DatabaseLog(self.root)
-        # Opened without repair and never committed: a reader, which may refresh
-        # its manifest from a live run's checkpoint.
+        # opened without repair, never committed: a reader, which may refresh its manifest
         self._reader = False
 
     # -- creation and opening -------------------------------------------------
@@ -200,8 +198,7 @@ class RunStore:
         self._lookup.attach(self._index)
 
     def close(self) -> None:
-        """Close the program index's file and give up the writer's lock (the
-        Parquet files need no closing)."""
+        """Close the program index's file and give up the writer's lock."""
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases this process's lock on the file
             self._lock_fd = None
@@ -211,8 +208,7 @@ class RunStore:
             self._lookup.attach(None)
 
     def refresh(self) -> None:
-        """Re-read the checkpoint's manifest of committed files (a reader of a
-        live run sees what was committed since; a writer never needs this)."""
+        """Re-read the manifest of committed files (a live run's reader only)."""
         checkpoint = self.load_checkpoint(database=False) or {}
         self.manifest.load(checkpoint)
         self._chain_head = str(checkpoint.get("chain_head") or "")
@@ -278,11 +274,16 @@ class RunStore:
             return ""
 
     def append_evaluation(
-        self, program: Program, peak_memory_mb: float | None, stage_reached: int | None
+        self,
+        program: Program,
+        peak_memory_mb: float | None,
+        stage_reached: int | None,
+        probes: dict[str, Any] | None = None,
     ) -> None:
-        """What the sandbox measured for one evaluation of ``program`` (already
-        scored: its status and wall time are taken from it)."""
-        self._pending["evaluations"].append(evaluation_row(program, peak_memory_mb, stage_reached))
+        """What the sandbox measured for one evaluation of (scored) ``program``,
+        and what the candidate tried that it refused (``probes``; None: unseen)."""
+        row = evaluation_row(program, peak_memory_mb, stage_reached, probes)
+        self._pending["evaluations"].append(row)
 
     def append_event(self, kind: str, iteration: int, payload: dict[str, Any]) -> None:
         self._pending["events"].append(

@@ -25,6 +25,11 @@ run, ``checkpoint.json`` the version of its last writer):
    run's proposals export as fine-tuning traces (``evolve.analysis.traces``);
    start-up check calls are rows too (``edit_kind`` "preflight"). Older rows
    read both as null: those runs predate stored prompts.
+7. adds the nullable ``probe_count`` and ``probes`` (JSON: ``counts`` by kind,
+   a short ``log``, the kinds the sandbox could ``see``) columns to
+   ``evaluations``: what the candidate tried that its sandbox refused
+   (``evaluators._monitor``). Older rows, and sandboxes that monitor nothing,
+   read both as null: unknown, not zero.
 
 Evolution rule: a later version only adds tables or nullable columns, never
 renames, retypes or drops one. Readers read every file with the current schema
@@ -58,7 +63,7 @@ __all__ = [
     "row_program",
 ]
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 PROGRAM_SCHEMA = pa.schema(
     [
@@ -126,6 +131,8 @@ EVALUATION_SCHEMA = pa.schema(
         ("wall_time_s", pa.float64()),
         ("peak_memory_mb", pa.float64()),  # 0.0 where the sandbox does not measure it
         ("stage_reached", pa.int32()),  # cascade stage the scorer got to
+        ("probe_count", pa.int32()),  # version 7: attempts the sandbox refused
+        ("probes", pa.string()),  # version 7: JSON {"counts", "log", "seen"}
     ]
 )
 SCHEMAS = {
@@ -192,8 +199,13 @@ def row_program(row: dict[str, Any], code: str) -> Program:
 
 
 def evaluation_row(
-    program: Program, peak_memory_mb: float | None, stage_reached: int | None
+    program: Program,
+    peak_memory_mb: float | None,
+    stage_reached: int | None,
+    probes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """``probes``: the sandbox's behaviour report (``counts``, ``log``, ``seen``),
+    None where it monitored nothing."""
     return {
         "program_id": program.id,
         "iteration": program.iteration,
@@ -202,4 +214,6 @@ def evaluation_row(
         "wall_time_s": program.wall_time_s,
         "peak_memory_mb": peak_memory_mb,
         "stage_reached": stage_reached,
+        "probe_count": None if probes is None else sum(probes.get("counts", {}).values()),
+        "probes": None if probes is None else json.dumps(probes, sort_keys=True),
     }

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from evolve.analysis.plots import lineage_layout
-from evolve.analysis.report.html import curve_svg, finite, summary_tables
+from evolve.analysis.probes import PROBE_KINDS
+from evolve.analysis.report.html import curve_svg, finite, probe_section, summary_tables
 from evolve.analysis.run import Run
 from evolve.store.reviews import Decision, ReviewLog
 
@@ -60,6 +61,7 @@ def _payload(run: Run, max_nodes: int, max_code: int) -> dict[str, Any]:
     prompt_hashes = dict(zip(calls["id"], calls["prompt_hash"], strict=True)) if len(calls) else {}
     reviews = ReviewLog(run.path).latest()
     verified = _verifications(run.path)
+    probes = _probe_texts(run)
 
     nodes = [
         {
@@ -81,6 +83,8 @@ def _payload(run: Run, max_nodes: int, max_code: int) -> dict[str, Any]:
             "record_hash": text(record),
             "review": _review_text(reviews.get(pid)),
             "verified": verified.get(pid),
+            # what it tried that its sandbox refused (None: not monitored)
+            "probes": probes.get(pid),
             "metrics": {
                 name[len("metric.") :]: finite(v) for name, v in m.items() if finite(v) is not None
             },
@@ -126,6 +130,16 @@ def _payload(run: Run, max_nodes: int, max_code: int) -> dict[str, Any]:
         "code": {pid: run.code(pid) for pid in with_code},
         "diff": {pid: run.diff(pid) for pid in with_code},
     }
+
+
+def _probe_texts(run: Run) -> dict[str, dict[str, Any]]:
+    """Program id -> what it tried that its sandbox refused: ``tried`` (``read 3,
+    network 1``, '' for nothing) and the ``log`` lines (evolve.analysis.probes)."""
+    found: dict[str, dict[str, Any]] = {}
+    for row in run.probes.to_dict("records"):
+        tried = ", ".join(f"{k} {row[k]}" for k in PROBE_KINDS if row[k])
+        found[str(row["program_id"])] = {"tried": tried, "log": [str(x) for x in row["log"]]}
+    return found
 
 
 def _review_text(decision: Decision | None) -> str | None:
@@ -186,6 +200,12 @@ def build_report(run: Run, max_nodes: int = MAX_NODES, max_code: int = MAX_CODE)
         )
     title = f"evolve report: {run.settings.get('problem', run.path.name)}"
     summary = f"{len(run.programs)} programs, best {best_text}, run directory {run.path}"
+    tried = run.probe_summary
+    if tried["programs_tried"]:
+        summary += (
+            f"; {tried['programs_tried']} of {tried['monitored']} monitored programs tried "
+            "what their sandbox refuses (see Sandbox probes)"
+        )
     for change in run.problem_changes.to_dict("records"):
         summary += (
             f"; problem files changed at iteration {change['iteration']} "
@@ -195,7 +215,8 @@ def build_report(run: Run, max_nodes: int = MAX_NODES, max_code: int = MAX_CODE)
         "TITLE": html.escape(title),
         "SUMMARY": html.escape(summary),
         "CURVE": curve_svg(run.progress()),
-        "TABLES": summary_tables(run.island_summary(), run.status_counts(), run.cost_summary()),
+        "TABLES": summary_tables(run.island_summary(), run.status_counts(), run.cost_summary())
+        + probe_section(run.probe_summary),
         "DATA": embed_json(_payload(run, max_nodes, max_code)),
         "CSS": css,
         "JS": js,

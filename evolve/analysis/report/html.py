@@ -122,3 +122,38 @@ def summary_tables(islands: pd.DataFrame, statuses: dict[str, int], costs: pd.Da
         + "<h2>LLM cost</h2>"
         + cost
     )
+
+
+MAX_PROBE_ROWS = 50
+
+
+def probe_section(summary: dict[str, Any]) -> str:
+    """The run's count of programs that tried what their sandbox refuses
+    (``Run.probe_summary``) and a row per such program, most attempts first."""
+    heading = "<h2>Sandbox probes</h2>"
+    if not summary["monitored"]:
+        return heading + (
+            "<p>Not monitored: no evaluation has a behaviour report (a run before "
+            "schema 7, or a sandbox without a seccomp listener).</p>"
+        )
+    counts = ", ".join(f"{k} {n}" for k, n in summary["counts"].items()) or "nothing"
+    intro = (
+        f"<p>{summary['programs_tried']} of {summary['monitored']} monitored programs tried "
+        f"what their sandbox refuses: {html.escape(counts)}.</p>"
+    )
+    if not summary["programs"]:
+        return heading + intro
+    shown = summary["programs"][:MAX_PROBE_ROWS]
+    rows = [
+        [
+            p["id"],
+            p["iteration"],
+            ", ".join(f"{k} {n}" for k, n in p["counts"].items()),
+            p["first"],
+        ]
+        for p in shown
+    ]
+    more = len(summary["programs"]) - len(shown)
+    tail = f"<p>And {more} more (Run.probes lists them all).</p>" if more > 0 else ""
+    header = ["program", "iteration", "tried", "first"]
+    return heading + intro + table(rows, header, "probes") + tail

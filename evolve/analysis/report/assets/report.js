@@ -39,6 +39,11 @@
     line.setAttribute("stroke-width", onPath[n.id] && onPath[p.id] ? "2" : "0.7");
     tree.appendChild(line);
   });
+  // What a program tried that its sandbox refused (null: not monitored).
+  function probeText(n) {
+    if (!n.probes) { return "not monitored"; }
+    return n.probes.tried ? "tried " + n.probes.tried : "none";
+  }
   var selected = null;
   function show(n, circle) {
     if (selected) { selected.classList.remove("selected"); }
@@ -50,7 +55,8 @@
                 ["parents", (n.parents || []).join(", ")], ["model", n.model], ["edit", n.edit],
                 ["prompt hash", n.prompt_hash], ["record hash", n.record_hash],
                 ["review", n.review || "not reviewed"], ["verified", n.verified || "not verified"],
-                ["reason", n.reason]];
+                ["sandbox probes", probeText(n)], ["reason", n.reason]];
+    ((n.probes && n.probes.log) || []).forEach(function (line) { rows.push(["", line]); });
     Object.keys(n.metrics).forEach(function (k) { rows.push([k, n.metrics[k]]); });
     rows.forEach(function (r) {
       var tr = document.createElement("tr");
@@ -72,8 +78,10 @@
     c.setAttribute("fill", colour(n));
     c.setAttribute("data-id", n.id);
     if (onPath[n.id]) { c.classList.add("on-path"); }
+    var probed = n.probes && n.probes.tried;
+    if (probed) { c.classList.add("probed"); }
     var title = document.createElementNS(svgNS, "title");
-    title.textContent = n.id + "  score " + n.score;
+    title.textContent = n.id + "  score " + n.score + (probed ? "  (tried " + n.probes.tried + ")" : "");
     c.appendChild(title);
     c.addEventListener("click", function () { show(n, c); });
     tree.appendChild(c);
@@ -83,6 +91,7 @@
     ? "(showing " + data.nodes.length + " of " + data.total + " programs: the path to the best and an even sample"
     : "(" + data.nodes.length + " programs; the path to the best in red") +
     "; colour: rank of the score, blue worst to yellow best, grey unscored" +
+    "; a dashed purple ring: it tried what its sandbox refuses" +
     (codeCount < data.nodes.length
       ? "; code embedded for " + codeCount + " of them: the path to the best and the top scores)"
       : ")");
