@@ -70,6 +70,7 @@ _RESP = struct.Struct("QqiI")
 _IOCTL_RECV = 0xC0502100  # SECCOMP_IOCTL_NOTIF_RECV
 _IOCTL_SEND = 0xC0182101  # SECCOMP_IOCTL_NOTIF_SEND
 _IOCTL_SET_FLAGS = 0x40082104  # SECCOMP_IOCTL_NOTIF_SET_FLAGS
+_IOCTL_ID_VALID = 0x40082102  # SECCOMP_IOCTL_NOTIF_ID_VALID
 _FD_SYNC_WAKE_UP = 1  # SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
 _FLAG_CONTINUE = 1
 _EPERM = 1
@@ -225,8 +226,13 @@ class Monitor:
             return
         notif_id, pid, _, nr, arch, _, *args = _NOTIF.unpack(buffer)
         if arch == self._arch and self._goes_on(nr, args[0]):
+            found = None
             with contextlib.suppress(OSError, ValueError):
-                self._look(pid, nr, args, _WHO[self.listeners[fd]])
+                found = self._look(pid, nr, args, _WHO[self.listeners[fd]])
+            # What we read belongs to the process only if it is still waiting
+            # (not killed, its pid not reused meanwhile).
+            if found is not None and _still_waiting(fd, notif_id):
+                self.record(*found)
             response = _RESP.pack(notif_id, 0, 0, _FLAG_CONTINUE)
         else:  # everything else the filter sends is a denial
             name = self._names.get(nr, f"syscall {nr}")
@@ -243,17 +249,19 @@ class Monitor:
             return not flags & 0xFFFFFFFF & _seccomp.CLONE_NAMESPACES
         return nr in self._watched_set
 
-    def _look(self, pid: int, nr: int, args: list[int], who: str) -> None:
+    def _look(self, pid: int, nr: int, args: list[int], who: str) -> tuple[str, str] | None:
+        """What a watched syscall tried that the sandbox refuses: (kind, line)."""
         watched = self._watched
         if nr == watched.get("socket"):
             family = _FAMILIES.get(args[0] & 0xFFFFFFFF, str(args[0]))
-            self.record("network", f"socket({family}) ({who}): the sandbox has no network")
-        elif nr in (watched.get("fork"), watched.get("vfork"), self._clone):
-            self._check_processes(pid)
-        else:
-            self._look_at_open(pid, nr, args, watched)
+            return "network", f"socket({family}) ({who}): the sandbox has no network"
+        if nr in (watched.get("fork"), watched.get("vfork"), self._clone):
+            return self._check_processes(pid)
+        return self._look_at_open(pid, nr, args, watched)
 
-    def _look_at_open(self, pid: int, nr: int, args: list[int], watched: dict[str, int]) -> None:
+    def _look_at_open(
+        self, pid: int, nr: int, args: list[int], watched: dict[str, int]
+    ) -> tuple[str, str] | None:
         with _as_uid(self._fs_uid):
             if nr == watched.get("openat"):
                 dirfd, address, flags = args[0] & 0xFFFFFFFF, args[1], args[2]
@@ -268,9 +276,10 @@ class Monitor:
             writes = flags & _O_ACCMODE or flags & (_O_CREAT | _O_TRUNC)
             if writes:
                 if not self._writable(path):
-                    self.record("write", f"open {_shown(path)!r} for writing, outside its scratch")
+                    return "write", f"open {_shown(path)!r} for writing, outside its scratch"
             elif _unreadable(pid, path, self.candidate_uid, self._searchable, self._own):
-                self.record("read", f"open {_shown(path)!r}, which it may not read")
+                return "read", f"open {_shown(path)!r}, which it may not read"
+        return None
 
     def _memory(self, pid: int, address: int, size: int) -> bytes:
         """``size`` bytes of ``pid``'s memory. Its /proc/PID/mem stays open
@@ -301,20 +310,30 @@ class Monitor:
             return True
         return any(_within(path, top) for top in (self.scratch_dir, *_WRITABLE))
 
-    def _check_processes(self, pid: int) -> None:
+    def _check_processes(self, pid: int) -> tuple[str, str] | None:
         """A new process: is the job at its process limit? RLIMIT_NPROC counts
         the tasks (threads too) whose real uid is the candidate's: counted in
         the job's own /proc where it has a PID namespace, else in ours (a
         container's). Reported once per job."""
         uid = self.candidate_uid
         if not self.process_limit or self._process_limit_seen or uid is None:
-            return
+            return None
         proc = f"/proc/{pid}/root/proc" if self.private_proc else "/proc"
         with _as_uid(self._fs_uid):
             tasks = _tasks_of(proc, uid)
         if tasks >= self.process_limit:
             self._process_limit_seen = True
-            self.record("limit", f"process limit: {tasks} of {self.process_limit} in use")
+            return "limit", f"process limit: {tasks} of {self.process_limit} in use"
+        return None
+
+
+def _still_waiting(fd: int, notif_id: int) -> bool:
+    """SECCOMP_IOCTL_NOTIF_ID_VALID: the notification is still pending."""
+    try:
+        fcntl.ioctl(fd, _IOCTL_ID_VALID, struct.pack("Q", notif_id))
+    except OSError:
+        return False
+    return True
 
 
 def _alive(fd: int) -> bool:
