@@ -31,19 +31,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.sandbox import SCORER as IN_PROCESS  # imports the candidate in-process
 from evaluators import _linux, _listeners, _monitor
 from sandboxes.job import EvalJob, Limits, Status
 from sandboxes.process import ProcessSandbox
 
-IN_PROCESS = b"""
-import importlib.util
-
-def evaluate(program_path):
-    spec = importlib.util.spec_from_file_location("candidate", program_path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return {"score": float(module.solve())}
-"""
 CALLING = """
 from evaluators import call_candidate
 
