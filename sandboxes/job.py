@@ -146,6 +146,15 @@ class Probes:
     def to_json(self) -> dict[str, object]:
         return {"counts": dict(self.counts), "log": list(self.log), "seen": list(self.seen)}
 
+    @staticmethod
+    def limit_hit(line: str, report: Probes | None = None) -> Probes:
+        """``report`` (or an empty one) with a limit the host saw the job hit
+        (the container's OOM killer, a supervisor past its outer deadline)."""
+        base = report if report is not None else Probes(seen=("limit",))
+        counts = {**base.counts, "limit": base.counts.get("limit", 0) + 1}
+        seen = base.seen if "limit" in base.seen else (*base.seen, "limit")
+        return Probes(counts, (*base.log, f"limit: {line}"), seen)
+
 
 @dataclass(frozen=True)
 class EvalResult:

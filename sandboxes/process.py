@@ -48,7 +48,7 @@ from sandboxes._forkserver import ForkServer
 from sandboxes._uids import UidLease, UidPool, kill_uid_processes
 from sandboxes._workdirs import make_workdir, named_owner_alive, sweep_orphans
 from sandboxes.envelope import error_result, parse_envelope
-from sandboxes.job import EvalJob, EvalResult, Guarantees, SandboxSetupError, Status
+from sandboxes.job import EvalJob, EvalResult, Guarantees, Probes, SandboxSetupError, Status
 
 __all__ = ["ProcessSandbox"]
 
@@ -320,7 +320,9 @@ class ProcessSandbox:
             if reply.overflow:
                 return error_result("the sandbox supervisor sent an oversized reply"), clean
             reason = f"the sandbox supervisor did not finish within {outer:g} s and was killed"
-            return EvalResult(Status.TIMEOUT, reason=reason, wall_time_s=outer), clean
+            probes = Probes.limit_hit(f"time limit: the supervisor ran past {outer:g} s")
+            result = EvalResult(Status.TIMEOUT, reason=reason, wall_time_s=outer, probes=probes)
+            return result, clean
         if reply.pid is None or not reply.data:
             for u in uids:
                 kill_uid_processes(u)

@@ -43,7 +43,7 @@ from sandboxes.docker.container import (
 from sandboxes.docker.gpu import assigned_gpu_ids
 from sandboxes.docker.image import docker_client, resolve_image
 from sandboxes.envelope import error_result, parse_envelope
-from sandboxes.job import EvalJob, EvalResult, Guarantees, Status
+from sandboxes.job import EvalJob, EvalResult, Guarantees, Probes, Status
 
 __all__ = ["DockerSandbox"]
 
@@ -281,7 +281,8 @@ class DockerSandbox:
         oom_killed = container.oom_kills() > oom_before
         if reply.timed_out:
             reason = f"the sandbox container did not answer within {outer:g} s and was removed"
-            return EvalResult(Status.TIMEOUT, reason=reason, wall_time_s=wall), False
+            probes = Probes.limit_hit(f"time limit: the container did not answer in {outer:g} s")
+            return EvalResult(Status.TIMEOUT, reason=reason, wall_time_s=wall, probes=probes), False
         if reply.overflow:
             return error_result("the sandbox container sent an oversized reply", wall), False
         if reply.pid is None or not reply.data:
@@ -301,7 +302,11 @@ class DockerSandbox:
             f"{job.limits.resources.memory_mb} MB for the job)"
         )
         artifacts = result.artifacts if result is not None else {}
-        return EvalResult(Status.OOM, artifacts=artifacts, reason=reason, wall_time_s=wall)
+        line = f"memory limit: {job.limits.resources.memory_mb} MB (the container's OOM killer)"
+        probes = Probes.limit_hit(line, result.probes if result is not None else None)
+        return EvalResult(
+            Status.OOM, artifacts=artifacts, reason=reason, wall_time_s=wall, probes=probes
+        )
 
     def close(self) -> None:
         """Remove every container of this sandbox (also done at interpreter exit)."""

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from evaluators import contract
 from evaluators.envelope import encode_envelope, fit_artifacts, make_envelope
 from sandboxes.envelope import parse_envelope
-from sandboxes.job import EvalResult, Status
+from sandboxes.job import EvalResult, Probes, Status
 
 json_scalars = (
     st.none()
@@ -172,3 +172,12 @@ def test_a_behaviour_report_round_trips(
     assert all("\n" not in line for line in result.probes.log)
     assert set(result.probes.seen) == set(seen)
     assert parse_envelope(valid()).probes is None  # absent: nothing was monitored
+
+
+def test_a_limit_the_host_saw_adds_to_the_report() -> None:
+    fresh = Probes.limit_hit("time limit: the supervisor ran past 25 s")
+    assert fresh.counts == {"limit": 1} and fresh.seen == ("limit",)
+    report = Probes({"read": 2}, ("read: open '/job/1/work/x'",), ("read", "limit"))
+    both = Probes.limit_hit("memory limit: 256 MB (the container's OOM killer)", report)
+    assert both.counts == {"read": 2, "limit": 1} and both.total == 3
+    assert both.log[-1].startswith("limit: memory limit") and both.seen == ("read", "limit")

@@ -112,6 +112,11 @@ def solve():
     [
         ("def solve():\n    while True:\n        pass\n", {"timeout_s": 2.0}, "time limit: 2 s"),
         (
+            "def solve():\n    return len(bytearray(2_000_000_000))\n",
+            {"memory_mb": 256},
+            "memory limit: 256 MB",
+        ),
+        (
             "import sys\ndef solve():\n    sys.stdout.write('x' * 200000)\n    return 1.0\n",
             {"max_output_kb": 4},
             "output limit",
@@ -130,7 +135,7 @@ def solve():
             "process limit",
         ),
     ],
-    ids=["time", "output", "processes"],
+    ids=["time", "memory", "output", "processes"],
 )
 def test_a_limit_hit_is_counted(
     backend: Sandbox, code: str, limits: dict[str, float], expected: str
