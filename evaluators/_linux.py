@@ -8,8 +8,10 @@ Importing this module off Linux is harmless; calling it raises OSError.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
+from collections.abc import Iterator
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -88,6 +90,23 @@ def set_dumpable() -> None:
 
 
 CAP_SYS_PTRACE = 19
+
+
+@contextlib.contextmanager
+def file_system_ids(uid: int | None) -> Iterator[None]:
+    """File-system uid and gid set to ``uid`` meanwhile (root only; None: as
+    we are): where the supervisor lacks CAP_SYS_PTRACE (Docker) the kernel lets
+    only the same uid read a (dumpable) process's memory (evaluators._monitor)."""
+    if uid is None or os.geteuid() != 0:
+        yield
+        return
+    _c().setfsgid(uid)
+    _c().setfsuid(uid)
+    try:
+        yield
+    finally:
+        _c().setfsuid(0)
+        _c().setfsgid(0)
 
 
 def capability_bounded(cap: int) -> bool:

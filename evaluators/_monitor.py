@@ -43,7 +43,7 @@ opens (``benchmarks/monitoring.py``).
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import errno
 import fcntl
 import os
 import re
@@ -71,6 +71,7 @@ _IOCTL_RECV = 0xC0502100  # SECCOMP_IOCTL_NOTIF_RECV
 _IOCTL_SEND = 0xC0182101  # SECCOMP_IOCTL_NOTIF_SEND
 _IOCTL_SET_FLAGS = 0x40082104  # SECCOMP_IOCTL_NOTIF_SET_FLAGS
 _IOCTL_ID_VALID = 0x40082102  # SECCOMP_IOCTL_NOTIF_ID_VALID
+_IOCTL_ID_VALID_OLD = 0x80082102  # its number before Linux 5.9
 _FD_SYNC_WAKE_UP = 1  # SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
 _FLAG_CONTINUE = 1
 _EPERM = 1
@@ -174,9 +175,11 @@ class Monitor:
         only with the listeners the kernel gave)."""
         kinds = {"limit"}
         if self.roles:
-            kinds.update({"syscall", "network"})
-        if "candidate" in self.roles:
-            kinds.update({"write", "read"})
+            kinds.add("syscall")
+        if self.roles and _seccomp.can_continue():  # else nothing is watched
+            kinds.add("network")
+            if "candidate" in self.roles:
+                kinds.update({"write", "read"})
         return [k for k in KINDS if k in kinds]
 
     def report(self) -> dict[str, Any]:
@@ -262,7 +265,7 @@ class Monitor:
     def _look_at_open(
         self, pid: int, nr: int, args: list[int], watched: dict[str, int]
     ) -> tuple[str, str] | None:
-        with _as_uid(self._fs_uid):
+        with _linux.file_system_ids(self._fs_uid):
             if nr == watched.get("openat"):
                 dirfd, address, flags = args[0] & 0xFFFFFFFF, args[1], args[2]
             elif nr == watched.get("openat2"):
@@ -319,7 +322,7 @@ class Monitor:
         if not self.process_limit or self._process_limit_seen or uid is None:
             return None
         proc = f"/proc/{pid}/root/proc" if self.private_proc else "/proc"
-        with _as_uid(self._fs_uid):
+        with _linux.file_system_ids(self._fs_uid):
             tasks = _tasks_of(proc, uid)
         if tasks >= self.process_limit:
             self._process_limit_seen = True
@@ -328,12 +331,17 @@ class Monitor:
 
 
 def _still_waiting(fd: int, notif_id: int) -> bool:
-    """SECCOMP_IOCTL_NOTIF_ID_VALID: the notification is still pending."""
-    try:
-        fcntl.ioctl(fd, _IOCTL_ID_VALID, struct.pack("Q", notif_id))
-    except OSError:
-        return False
-    return True
+    """SECCOMP_IOCTL_NOTIF_ID_VALID: the notification is still pending (ENOENT:
+    not). Kernels before 5.9 know the ioctl only by its first, misdirected number."""
+    for request in (_IOCTL_ID_VALID, _IOCTL_ID_VALID_OLD):
+        try:
+            fcntl.ioctl(fd, request, struct.pack("Q", notif_id))
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return False
+            continue
+        return True
+    return False
 
 
 def _alive(fd: int) -> bool:
@@ -439,34 +447,6 @@ def _tasks_of(proc: str, uid: int) -> int:
             if real == uid and threads:
                 total += threads
     return total
-
-
-@contextlib.contextmanager
-def _as_uid(uid: int | None) -> Any:
-    """File-system ids set to ``uid`` (and its gid) while reading another
-    process's /proc files: where the supervisor lacks CAP_SYS_PTRACE (Docker)
-    the kernel lets only the same uid read a (dumpable) process's memory."""
-    if uid is None or os.geteuid() != 0:
-        yield
-        return
-    libc = _libc()
-    libc.setfsgid(uid)
-    libc.setfsuid(uid)
-    try:
-        yield
-    finally:
-        libc.setfsuid(0)
-        libc.setfsgid(0)
-
-
-_libc_handle: ctypes.CDLL | None = None
-
-
-def _libc() -> ctypes.CDLL:
-    global _libc_handle
-    if _libc_handle is None:
-        _libc_handle = ctypes.CDLL(None, use_errno=True)
-    return _libc_handle
 
 
 def _denied_numbers() -> dict[str, int]:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import re
 import struct
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "NETWORK_FAMILIES",
     "WATCHES",
     "SeccompUnavailable",
+    "can_continue",
     "install",
     "program",
     "syscall_numbers",
@@ -293,6 +295,15 @@ def program(
     return insns
 
 
+def can_continue(release: str | None = None) -> bool:
+    """Whether this kernel lets a listener answer "go on"
+    (``SECCOMP_USER_NOTIF_FLAG_CONTINUE``, Linux 5.5): without it a watched
+    syscall could only be failed, so nothing is watched (denials still are)."""
+    text = release if release is not None else platform.release()
+    numbers = [int(part) for part in re.findall(r"\d+", text)[:2]]
+    return len(numbers) == 2 and (numbers[0], numbers[1]) >= (5, 5)
+
+
 def install(notify: bool = False, watch: frozenset[str] = frozenset()) -> int | None:
     """Install the filter on this thread and every process it starts from now on.
 
@@ -302,6 +313,8 @@ def install(notify: bool = False, watch: frozenset[str] = frozenset()) -> int | 
     it returns the listener's fd (``SECCOMP_FILTER_FLAG_NEW_LISTENER``), and
     raises where the kernel gives none or this process already has one.
     """
+    if not can_continue():
+        watch = frozenset()
     return _load(program(notify=notify, watch=watch), listener=notify)
 
 

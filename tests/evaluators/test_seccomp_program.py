@@ -117,3 +117,17 @@ def test_watching_needs_a_listener_and_known_names() -> None:
         _seccomp.program(watch=frozenset({"files"}))
     with pytest.raises(ValueError, match="unknown watch"):
         _seccomp.program(notify=True, watch=frozenset({"dns"}))
+
+
+@pytest.mark.parametrize(
+    ("release", "expected"),
+    [
+        ("5.4.0-150-generic", False),  # Ubuntu 20.04: a listener, but no "go on"
+        ("4.19.0-26-amd64", False),
+        ("5.5.0", True),
+        ("6.18.44-fc-v1147", True),
+        ("unknown", False),
+    ],
+)
+def test_watching_needs_a_kernel_that_lets_a_call_go_on(release: str, expected: bool) -> None:
+    assert _seccomp.can_continue(release) is expected
