@@ -105,6 +105,9 @@ def _load_scorer(work_dir: str, scorer: str) -> ModuleType | Outcome:
     stem = os.path.splitext(os.path.basename(path))[0]
     name = stem if stem.isidentifier() and stem not in sys.modules else "__scorer__"
     sys.path.insert(0, os.path.dirname(path))  # scorers import their sibling modules
+    compat = compat_dir()
+    if compat is not None and compat not in sys.path:  # last: an installed one wins
+        sys.path.append(compat)
     try:
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
@@ -184,6 +187,18 @@ def evaluate_spec(spec: dict[str, Any]) -> dict[str, Any]:
             )
             return envelope.make_envelope(Status.OK, "", metrics, artifacts, index + 1)
     return envelope.make_envelope(Status.OK, "", metrics, artifacts, len(stages))
+
+
+def compat_dir() -> str | None:
+    """The folder of stand-ins for what peers' scorers import from their
+    frameworks (``evaluators/compat``, see its README), as this job sees it: in
+    the evaluators copy on sys.path (a fork server's modules may have been loaded
+    from a path the job's mount namespace hides)."""
+    for entry in [*sys.path, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]:
+        folder = os.path.join(entry or ".", "evaluators", "compat")
+        if os.path.isdir(os.path.join(folder, "openevolve")):
+            return folder
+    return None
 
 
 def _send(fd: int, result: dict[str, Any]) -> None:

@@ -135,6 +135,8 @@ def _split(
     for key, raw in artifacts_in.items():
         if problem := _bad_name(key, where):
             return Outcome(Status.ERROR, problem)
+        if isinstance(raw, bytes):  # OpenEvolve allows bytes artifacts
+            raw = raw[: contract.MAX_ARTIFACT_CHARS * 4].decode("utf-8", "replace")
         text = raw if isinstance(raw, str) else short_repr(raw)
         artifacts[key] = clip(text, contract.MAX_ARTIFACT_CHARS)
     if bad:

@@ -66,9 +66,11 @@ ROOT_PROMISES = frozenset(
 def _copy_library(lib: str) -> None:
     """A private, read-only, precompiled copy of the evaluators package under ``lib``."""
     package = os.path.join(lib, "evaluators")
-    os.makedirs(package)
-    for module in Path(contract.__file__).parent.glob("*.py"):
-        shutil.copyfile(module, os.path.join(package, module.name))
+    source = Path(contract.__file__).parent
+    for module in source.rglob("*.py"):  # compat/ (peers' helper modules) included
+        target = Path(package, module.relative_to(source))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(module, target)
     compileall.compile_dir(package, quiet=1)
     for dirpath, _, filenames in os.walk(lib):
         for name in filenames:
