@@ -9,6 +9,7 @@ from pathlib import Path
 from evolve.cli.terminal import printable
 from evolve.config import load_problem
 from evolve.engine import sandbox_config, score_result
+from evolve.engine.seed_check import suspicious_seed
 from evolve.errors import SandboxUnavailable, UsageError
 from sandboxes.factory import SANDBOX_KINDS, make_sandbox
 from sandboxes.job import SandboxSetupError
@@ -44,6 +45,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "stage_reached": result.stage_reached,
         "probes": None if result.probes is None else result.probes.to_json(),
     }
+    warning = suspicious_seed(str(scored.status), result.metrics, result.artifacts)
+    report["warning"] = warning
     if args.json:
         print(json.dumps(report, indent=2))  # JSON escapes control characters itself
     else:
@@ -51,6 +54,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         # scorer: printed raw, a control sequence in them could redraw this very
         # output as a fake result (evolve.cli.terminal).
         print(f"status: {report['status']}  score: {report['score']}")
+        if warning is not None:
+            print(f"WARNING: {printable(warning)}")
         if scored.reason:
             print(f"reason: {printable(scored.reason)}")
         for name, value in sorted(result.metrics.items()):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from evolve.engine.gate import ReviewGate
 from evolve.engine.pipeline import PipelineShape, run_pipeline
 from evolve.engine.recording import RunRecorder
 from evolve.engine.scheduling import Stopper, run_ordered, run_steady
+from evolve.engine.seed_check import suspicious_seed
 from evolve.engine.state import (
     Draw,
     Duplicate,
@@ -42,6 +44,8 @@ from evolve.store import RunStore
 from sandboxes.job import EvalResult
 
 __all__ = ["Controller"]
+
+log = logging.getLogger(__name__)
 
 
 class Controller:
@@ -119,6 +123,9 @@ class Controller:
         self._in_flight.pop(key, None)
         program = self.recorder.evaluated(seed, result)
         self.commit()
+        warning = suspicious_seed(str(program.status), program.metrics, program.artifacts)
+        if warning is not None:
+            log.warning("%s: %s", self.problem.initial_path, warning)
         if program.status == Status.ERROR:
             raise SeedFailed(
                 f"the seed {self.problem.initial_path} failed to score: {program.reason}\n"
