@@ -6,8 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
+from evolve.cli.overrides import add_override_flags, overrides_of
 from evolve.cli.terminal import printable
 from evolve.config import load_problem
+from evolve.config.overrides import apply_overrides
 from evolve.engine import sandbox_config, score_result
 from evolve.engine.seed_check import suspicious_seed
 from evolve.errors import SandboxUnavailable, UsageError
@@ -18,7 +20,7 @@ __all__ = ["register"]
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    problem = load_problem(args.problem)
+    problem = apply_overrides(load_problem(args.problem), overrides_of(args))
     path = Path(args.program) if args.program else problem.initial_path
     try:
         code = path.read_text(encoding="utf-8")
@@ -81,4 +83,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="where the program runs (default: the problem's [sandbox] kind)",
     )
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_override_flags(ev)
     ev.set_defaults(func=cmd_eval)

@@ -9,8 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from evolve.cli.overrides import add_override_flags, overrides_of
 from evolve.cli.terminal import printable
 from evolve.config import load_problem
+from evolve.config.overrides import apply_overrides
 from evolve.engine import Progress, RunLimits, RunOptions, RunOutcome, resume_run, start_run
 from evolve.engine.branch import branch_run
 from evolve.errors import UsageError
@@ -96,7 +98,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         out = Path("runs") / f"{problem_path.resolve().name}-{stamp}"
     else:
         out = Path(args.out)
-    problem = load_problem(problem_path)
+    overrides = overrides_of(args)
+    problem = apply_overrides(load_problem(problem_path), overrides)  # a bad value: now
     config = resolve_llm_config(
         problem,
         args.model,
@@ -114,6 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         mutation=settings_for(config, args.record, args.replay),
         executor=args.executor or "local",
         ray_address=args.ray_address,
+        overrides=overrides,
     )
     return _drive_with_progress(
         lambda printer: start_run(problem_path, out, options, _limits(args), printer)
@@ -245,6 +249,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("problem", help="problem folder (problem.toml or OpenEvolve layout)")
     run.add_argument("--out", default=None, help="run directory (default runs/<problem>-<time>)")
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_override_flags(run)
     run.add_argument(
         "--sandbox",
         choices=SANDBOX_KINDS,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evolve.config import Problem, load_problem
+from evolve.config.overrides import apply_overrides
 from evolve.database import PopulationDatabase
 from evolve.engine.controller import Controller
 from evolve.engine.human import evaluate_human
@@ -58,6 +59,8 @@ class RunOptions:
     concurrency: int | None = 2  # K; None: the executor's (local: 2; Ray: the cluster's)
     deterministic: bool = False  # ordered schedule: same seed, same lineage
     mutation: MutationSettings = field(default_factory=MutationSettings)
+    # limits set on the command line over the problem's (evolve.config.overrides)
+    overrides: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ def start_run(
     instead of scoring the seed. ``provenance`` goes to run.json as given
     (``branched_from``, and the ``problem_source`` to name).
     """
-    problem = load_problem(problem_path)
+    problem = apply_overrides(load_problem(problem_path), options.overrides)
     if options.sandbox is None:
         options = dataclasses.replace(options, sandbox=problem.spec.sandbox.kind)
     limits = _with_k(limits, options.executor)
@@ -109,7 +112,7 @@ def start_run(
     except BaseException:
         executor.shutdown()
         raise
-    problem = load_problem(store.problem_dir)
+    problem = apply_overrides(load_problem(store.problem_dir), options.overrides)
     # The database keeps metadata only; programs come back from the store.
     database = PopulationDatabase(
         problem.spec.database, seed=options.seed, program_lookup=store.get_program
@@ -180,7 +183,7 @@ def resume_run(
     options = options_from_settings(store.settings, limits, executor, ray_address)
     limits = _with_k(limits, options.executor)
     options = _llm_calls_for(options, limits)
-    problem = load_problem(store.problem_dir)
+    problem = apply_overrides(load_problem(store.problem_dir), options.overrides)
     database = PopulationDatabase.restore(
         problem.spec.database, checkpoint["database"], program_lookup=store.get_program
     )
@@ -223,6 +226,7 @@ def options_from_settings(
         mutation=MutationSettings(**settings["mutation"]),
         executor=executor or settings.get("executor", "local"),
         ray_address=ray_address or settings.get("ray_address"),
+        overrides=dict(settings.get("overrides") or {}),  # none before they existed
     )
 
 

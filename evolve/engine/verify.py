@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from evolve.config import Problem, load_problem
+from evolve.config.overrides import apply_overrides
 from evolve.engine.runner import sandbox_config
 from evolve.engine.scoring import score_result
 from evolve.errors import SandboxUnavailable, UsageError
@@ -133,7 +134,9 @@ def verify_run(
         if e["kind"] == EventKind.PROBLEM_CHANGED
     ]
     found.chain = store.check_chain()
-    problem = load_problem(store.problem_dir)
+    # with the limits the run was given on its command line (run.json "overrides")
+    overrides = store.settings.get("overrides") or {}
+    problem = apply_overrides(load_problem(store.problem_dir), overrides)
     kind: SandboxKind = sandbox or store.settings.get("sandbox") or problem.spec.sandbox.kind
     best = _best_rows(store, top)
     recorded = _recorded_holdouts(events)
