@@ -66,7 +66,13 @@ def _as_number(value: Any) -> Any:
 def normalize(value: Any, where: str) -> Outcome:
     """Check a scorer's return value; ``where`` names it in messages (``scorer.py:evaluate``)."""
     if type(value).__name__ == "EvaluationResult":  # OpenEvolve's dataclass
-        value = {"metrics": value.metrics, "artifacts": value.artifacts}
+        metrics, artifacts = value.metrics, value.artifacts
+        if isinstance(metrics, dict) and isinstance(artifacts, dict | None):
+            # OpenEvolve leaves text metrics ({"error": "Timeout"}) out of fitness: artifacts
+            texts = {k: v for k, v in metrics.items() if isinstance(v, str)}
+            metrics = {k: v for k, v in metrics.items() if k not in texts}
+            artifacts = {**texts, **(artifacts or {})}
+        value = {"metrics": metrics, "artifacts": artifacts}
     if not isinstance(value, dict):
         return Outcome(
             Status.ERROR,
@@ -82,6 +88,12 @@ def normalize(value: Any, where: str) -> Outcome:
             kind = type(raw_artifacts).__name__
             return Outcome(Status.ERROR, f"{where}() returned artifacts as {kind}; {_HOW}")
         return _split(value["metrics"], raw_artifacts, where, strings_are_artifacts=False)
+    nested = value.get("artifacts")
+    if isinstance(
+        nested, dict
+    ):  # {"combined_score": 1.0, "artifacts": {...}}, as OpenEvolve reads it
+        flat = {k: v for k, v in value.items() if k != "artifacts"}
+        return _split(flat, nested, where, strings_are_artifacts=True)
     return _split(value, {}, where, strings_are_artifacts=True)
 
 

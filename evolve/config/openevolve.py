@@ -34,6 +34,17 @@ _KEY_MAP: dict[tuple[str, str], tuple[str, str]] = {
     ("database", "migration_rate"): ("database", "migration_fraction"),
     ("database", "exploration_ratio"): ("database", "exploration_ratio"),
 }
+# OpenEvolve's own defaults (its openevolve/config.py) for the keys above that a
+# config.yaml leaves out, so a folder behaves as it does under OpenEvolve.
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "evaluation": {"timeout_s": 300, "cascade": True, "thresholds": [0.5, 0.75, 0.9]},
+    "database": {
+        "num_islands": 5,
+        "migration_interval": 50,
+        "migration_fraction": 0.1,
+        "exploration_ratio": 0.2,
+    },
+}
 # OpenEvolve's built-in features, as ours: "complexity" is its code length;
 # "diversity" (edit distance to a reference set) and "score" have no cell meaning here.
 _OPENEVOLVE_FEATURES = {"complexity": "code_length", "diversity": None, "score": None}
@@ -42,13 +53,15 @@ _OPENEVOLVE_FEATURES = {"complexity": "code_length", "diversity": None, "score":
 def translate_openevolve_config(
     config: Mapping[str, Any], name: str
 ) -> tuple[dict[str, Any], list[str]]:
-    """Map an OpenEvolve config dict to a problem.toml-shaped dict.
+    """Map an OpenEvolve config dict to a problem.toml-shaped dict, with
+    OpenEvolve's defaults for the mapped keys it leaves out.
 
     Returns the translated dict and the dotted names of keys that were ignored.
     """
     out: dict[str, Any] = {
         "name": name,
         "objective": {"metric": "combined_score", "direction": "maximize", "fallback": "mean"},
+        **{section: dict(values) for section, values in _DEFAULTS.items()},
     }
     ignored: list[str] = []
     for section, value in config.items():

@@ -90,6 +90,13 @@ def load_problem(path: str | Path) -> Problem:
     if (root / "evaluator.py").is_file() and (root / "initial_program.py").is_file():
         spec = load_openevolve_spec(root)
         return _assemble(root, spec, "initial_program.py", "evaluator.py", "openevolve")
+    seeds = sorted(p.name for p in root.glob("initial_program.*") if p.suffix != ".py")
+    if (root / "evaluator.py").is_file() and seeds:
+        raise ProblemError(
+            f"{root}: an OpenEvolve folder whose seed is {seeds[0]}: evolve evolves Python "
+            "programs only so far (other languages are planned); nothing is wrong with the "
+            "folder itself"
+        )
     raise ProblemError(
         f"{root}: no problem.toml found. A problem folder holds problem.toml, initial.py "
         "and scorer.py (or OpenEvolve's initial_program.py + evaluator.py)."
@@ -134,7 +141,10 @@ def _assemble(
         )
     names = _scorer_functions(scorer_path)
     stages = _stages(scorer_path, names, spec.evaluation, strict=layout == "native")
-    files = _collect_files(root, exclude={initial_name})
+    # OpenEvolve's evaluators may read their own section of config.yaml: it ships
+    files = _collect_files(
+        root, exclude={initial_name}, keep={"config.yaml"} if layout == "openevolve" else set()
+    )
     files = _apply_file_rules(root, files, spec.files)
     return Problem(
         root=root.resolve(),
@@ -215,15 +225,17 @@ def _apply_file_rules(root: Path, files: dict[str, bytes], rules: FilesSpec) -> 
     return {n: data for n, data in files.items() if not _matches(n, rules.not_shipped)}
 
 
-def _collect_files(root: Path, exclude: set[str]) -> dict[str, bytes]:
-    """Every file the scorer may need, as bytes keyed by relative path."""
+def _collect_files(root: Path, exclude: set[str], keep: set[str]) -> dict[str, bytes]:
+    """Every file the scorer may need, as bytes keyed by relative path
+    (``keep``: names to ship though they are usually not)."""
     files: dict[str, bytes] = {}
     total = 0
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
         if any(part in _SKIPPED_DIRS or part.startswith(".") for part in rel.parts):
             continue
-        if not path.is_file() or str(rel) in exclude or str(rel) in _NOT_SHIPPED:
+        not_shipped = str(rel) in _NOT_SHIPPED and str(rel) not in keep
+        if not path.is_file() or str(rel) in exclude or not_shipped:
             continue
         data = path.read_bytes()
         total += len(data)

@@ -236,3 +236,26 @@ def test_a_files_pattern_that_matches_nothing_is_an_error(tmp_path: Path, key: s
     root = write_problem(tmp_path / "p", toml=TOML + f'\n[files]\n{key} = ["refrence/*"]\n')
     with pytest.raises(ProblemError, match=r"\[files\] .*'refrence/\*' matches no file"):
         load_problem(root)
+
+
+def test_openevolve_defaults_apply_and_its_config_ships(tmp_path: Path) -> None:
+    root = tmp_path / "oe"
+    root.mkdir()
+    (root / "initial_program.py").write_text(SEED)
+    (root / "evaluator.py").write_text(SCORER)
+    (root / "config.yaml").write_text("prompt:\n  system_message: hi\n")
+    problem = load_problem(root)
+    assert problem.spec.evaluation.timeout_s == 300  # OpenEvolve's defaults, not ours
+    assert problem.spec.evaluation.thresholds == [0.5, 0.75, 0.9]
+    assert problem.spec.database.num_islands == 5
+    assert problem.spec.database.migration_interval == 50
+    assert "config.yaml" in problem.files  # evaluators read their own section of it
+
+
+def test_an_openevolve_folder_with_a_seed_in_another_language_says_so(tmp_path: Path) -> None:
+    root = tmp_path / "rust"
+    root.mkdir()
+    (root / "initial_program.rs").write_text("fn main() {}\n")
+    (root / "evaluator.py").write_text(SCORER)
+    with pytest.raises(ProblemError, match=r"seed is initial_program\.rs: evolve evolves Python"):
+        load_problem(root)

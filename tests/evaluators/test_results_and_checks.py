@@ -31,6 +31,26 @@ def test_openevolve_evaluation_result_object_is_accepted() -> None:
     assert outcome.artifacts == {"stderr": "warn"}
 
 
+def test_openevolves_looser_shapes_score_as_they_do_there() -> None:
+    class EvaluationResult:
+        def __init__(self) -> None:
+            self.metrics = {"combined_score": 0.0, "runs_successfully": 0.0, "error": "Timeout"}
+            self.artifacts = {"suggestion": "add early termination"}
+
+    # a text metric is left out of the numbers (OpenEvolve's fitness ignores it): an artifact
+    outcome = normalize(EvaluationResult(), "evaluator.py:evaluate")
+    assert outcome.status == Status.OK
+    assert outcome.metrics == {"combined_score": 0.0, "runs_successfully": 0.0}
+    assert outcome.artifacts == {"error": "Timeout", "suggestion": "add early termination"}
+    # a plain dict carrying a nested artifacts dict
+    nested = normalize({"combined_score": 0.4, "artifacts": {"log": "ok"}}, "evaluator.py:f")
+    assert nested.status == Status.OK and nested.metrics == {"combined_score": 0.4}
+    assert nested.artifacts == {"log": "ok"}
+    # evolve's own {"metrics", "artifacts"} form stays strict
+    strict = normalize({"metrics": {"score": "high"}, "artifacts": {}}, "scorer.py:evaluate")
+    assert strict.status == Status.ERROR and "metrics must be numbers" in strict.reason
+
+
 def test_too_many_entries_is_refused_before_looking_at_them() -> None:
     class Exploding(dict):
         def items(self):  # normalize must not iterate a dict it refuses by size
