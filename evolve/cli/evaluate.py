@@ -20,7 +20,7 @@ __all__ = ["register"]
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    problem = apply_overrides(load_problem(args.problem), overrides_of(args))
+    problem = apply_overrides(load_problem(args.problem, args.config), overrides_of(args))
     path = Path(args.program) if args.program else problem.initial_path
     try:
         code = path.read_text(encoding="utf-8")

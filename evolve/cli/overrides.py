@@ -1,4 +1,5 @@
-"""The limit flags `evolve run` and `evolve eval` share: ``--timeout-s``,
+"""The flags `evolve run` and `evolve eval` share over how a folder is read:
+``--config`` (an OpenEvolve folder's config file) and the limits ``--timeout-s``,
 ``--memory-mb``, ``--cpus``, ``--gpus``, ``--max-processes`` over the problem's
 own (``evolve.config.overrides``)."""
 
@@ -12,6 +13,12 @@ __all__ = ["add_override_flags", "overrides_of"]
 
 
 def add_override_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="an OpenEvolve folder's config file other than config.yaml (one of its files)",
+    )
     group = parser.add_argument_group(
         "limits over the problem's own (any folder, an OpenEvolve one included)"
     )

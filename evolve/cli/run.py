@@ -99,7 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         out = Path(args.out)
     overrides = overrides_of(args)
-    problem = apply_overrides(load_problem(problem_path), overrides)  # a bad value: now
+    problem = apply_overrides(load_problem(problem_path, args.config), overrides)  # fail now
     config = resolve_llm_config(
         problem,
         args.model,
@@ -118,6 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         executor=args.executor or "local",
         ray_address=args.ray_address,
         overrides=overrides,
+        config=problem.config_file if args.config else None,  # as the folder names it
     )
     return _drive_with_progress(
         lambda printer: start_run(problem_path, out, options, _limits(args), printer)

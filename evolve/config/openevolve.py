@@ -82,9 +82,10 @@ def translate_openevolve_config(
     return out, ignored
 
 
-def load_openevolve_spec(root: Path) -> ProblemToml:
-    """Build the ProblemToml for an OpenEvolve folder (config.yaml optional)."""
-    config_path = root / "config.yaml"
+def load_openevolve_spec(root: Path, config_name: str = "config.yaml") -> ProblemToml:
+    """Build the ProblemToml for an OpenEvolve folder (its config file optional:
+    config.yaml unless ``config_name`` names another of its files)."""
+    config_path = root / config_name
     config: Mapping[str, Any] = {}
     if config_path.is_file():
         try:

@@ -24,7 +24,7 @@ from evolve.config.openevolve import load_openevolve_spec
 from evolve.config.problem_toml import EvaluationSpec, FilesSpec, ProblemToml
 from evolve.config.strict import from_mapping
 from evolve.edits import MarkerError, evolve_regions
-from evolve.errors import ProblemError
+from evolve.errors import ProblemError, UsageError
 from sandboxes.job import HOLDOUT_FUNCTION, Entry, EvalJob, Limits, Stage
 
 __all__ = ["Problem", "load_problem"]
@@ -46,6 +46,7 @@ class Problem:
     stages: tuple[Stage, ...]
     files: dict[str, bytes]
     layout: Literal["native", "openevolve"] = "native"
+    config_file: str | None = None  # an OpenEvolve folder's config, relative to root
     visible: tuple[str, ...] = ()  # files the candidate may read ([files] candidate_visible)
     # The scorer defines evaluate_holdout(program_path): a held-out scorer, run
     # only for new bests and by `evolve verify`, whose results no prompt sees.
@@ -80,16 +81,26 @@ class Problem:
         )
 
 
-def load_problem(path: str | Path) -> Problem:
-    """Load and validate the problem folder at ``path`` (either layout)."""
+def load_problem(path: str | Path, config: str | None = None) -> Problem:
+    """Load and validate the problem folder at ``path`` (either layout).
+
+    ``config``: an OpenEvolve folder's config file other than config.yaml (its
+    READMEs' ``--config config_phase_1.yaml``), a file in the folder, so that a
+    run's copy of the folder holds it."""
     root = Path(path)
     if not root.is_dir():
         raise ProblemError(f"{root}: not a directory; pass a problem folder (see problems/)")
     if (root / "problem.toml").is_file():
+        if config is not None:
+            raise UsageError(
+                f"--config {config}: {root} has a problem.toml; --config names the config "
+                "file of an OpenEvolve folder (initial_program.py + evaluator.py)"
+            )
         return _load_native(root)
     if (root / "evaluator.py").is_file() and (root / "initial_program.py").is_file():
-        spec = load_openevolve_spec(root)
-        return _assemble(root, spec, "initial_program.py", "evaluator.py", "openevolve")
+        name = _config_name(root, config)
+        spec = load_openevolve_spec(root, name)
+        return _assemble(root, spec, "initial_program.py", "evaluator.py", "openevolve", name)
     seeds = sorted(p.name for p in root.glob("initial_program.*") if p.suffix != ".py")
     if (root / "evaluator.py").is_file() and seeds:
         raise ProblemError(
@@ -103,6 +114,23 @@ def load_problem(path: str | Path) -> Problem:
     )
 
 
+def _config_name(root: Path, config: str | None) -> str:
+    """The config file's name relative to ``root``: ``config`` as given from
+    here, or else within the folder; it must be one of the folder's files."""
+    if config is None:
+        return "config.yaml"
+    found = [p for p in (Path(config), root / config) if p.is_file()]
+    if not found:
+        raise UsageError(f"--config {config}: no such file (here or in {root})")
+    try:
+        return str(found[0].resolve().relative_to(root.resolve()))
+    except ValueError:
+        raise UsageError(
+            f"--config {config}: not a file of {root}; copy it into the folder (a run keeps "
+            "a copy of the folder, and its resume and verify read the config from there)"
+        ) from None
+
+
 def _load_native(root: Path) -> Problem:
     toml_path = root / "problem.toml"
     try:
@@ -114,7 +142,12 @@ def _load_native(root: Path) -> Problem:
 
 
 def _assemble(
-    root: Path, spec: ProblemToml, initial_name: str, scorer_name: str, layout: Any
+    root: Path,
+    spec: ProblemToml,
+    initial_name: str,
+    scorer_name: str,
+    layout: Any,
+    config_name: str = "config.yaml",
 ) -> Problem:
     initial_path = root / initial_name
     if not initial_path.is_file():
@@ -155,6 +188,7 @@ def _assemble(
         stages=stages,
         files=files,
         layout=layout,
+        config_file=config_name if layout == "openevolve" else None,
         visible=tuple(n for n in files if _matches(n, spec.files.candidate_visible)),
         holdout=HOLDOUT_FUNCTION in names,
     )

@@ -61,6 +61,7 @@ class RunOptions:
     mutation: MutationSettings = field(default_factory=MutationSettings)
     # limits set on the command line over the problem's (evolve.config.overrides)
     overrides: dict[str, float] = field(default_factory=dict)
+    config: str | None = None  # an OpenEvolve folder's config file (default config.yaml)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def start_run(
     instead of scoring the seed. ``provenance`` goes to run.json as given
     (``branched_from``, and the ``problem_source`` to name).
     """
-    problem = apply_overrides(load_problem(problem_path), options.overrides)
+    problem = load_with(problem_path, options)
     if options.sandbox is None:
         options = dataclasses.replace(options, sandbox=problem.spec.sandbox.kind)
     limits = _with_k(limits, options.executor)
@@ -112,7 +113,7 @@ def start_run(
     except BaseException:
         executor.shutdown()
         raise
-    problem = apply_overrides(load_problem(store.problem_dir), options.overrides)
+    problem = load_with(store.problem_dir, options)
     # The database keeps metadata only; programs come back from the store.
     database = PopulationDatabase(
         problem.spec.database, seed=options.seed, program_lookup=store.get_program
@@ -183,7 +184,7 @@ def resume_run(
     options = options_from_settings(store.settings, limits, executor, ray_address)
     limits = _with_k(limits, options.executor)
     options = _llm_calls_for(options, limits)
-    problem = apply_overrides(load_problem(store.problem_dir), options.overrides)
+    problem = load_with(store.problem_dir, options)
     database = PopulationDatabase.restore(
         problem.spec.database, checkpoint["database"], program_lookup=store.get_program
     )
@@ -227,7 +228,14 @@ def options_from_settings(
         executor=executor or settings.get("executor", "local"),
         ray_address=ray_address or settings.get("ray_address"),
         overrides=dict(settings.get("overrides") or {}),  # none before they existed
+        config=settings.get("config"),
     )
+
+
+def load_with(path: Path, options: RunOptions) -> Problem:
+    """The problem at ``path`` as the run's options read it: its OpenEvolve
+    config file, the limits set on the command line."""
+    return apply_overrides(load_problem(path, options.config), options.overrides)
 
 
 def _log_pin_event(run_dir: Path, kind: EventKind, payload: dict[str, Any]) -> None:

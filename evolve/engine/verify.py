@@ -135,8 +135,10 @@ def verify_run(
     ]
     found.chain = store.check_chain()
     # with the limits the run was given on its command line (run.json "overrides")
-    overrides = store.settings.get("overrides") or {}
-    problem = apply_overrides(load_problem(store.problem_dir), overrides)
+    problem = apply_overrides(  # as the run read it (its config file and limit flags)
+        load_problem(store.problem_dir, store.settings.get("config")),
+        store.settings.get("overrides") or {},
+    )
     kind: SandboxKind = sandbox or store.settings.get("sandbox") or problem.spec.sandbox.kind
     best = _best_rows(store, top)
     recorded = _recorded_holdouts(events)

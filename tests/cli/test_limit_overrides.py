@@ -80,3 +80,26 @@ def test_a_refused_value_names_the_flag(
     assert message in capsys.readouterr().err
     with pytest.raises(UsageError, match="unknown limit override"):
         apply_overrides(load_problem(problem), {"disk_gb": 1})
+
+
+def test_an_openevolve_config_file_other_than_config_yaml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = Path(shutil.copytree(PEER / "openevolve_function_minimization", tmp_path / "fm"))
+    (folder / "config_phase_1.yaml").write_text("evaluator:\n  timeout: 42\n")
+    assert load_problem(folder).spec.evaluation.timeout_s == 60  # its config.yaml
+    phase = load_problem(folder, "config_phase_1.yaml")
+    assert phase.spec.evaluation.timeout_s == 42 and "config_phase_1.yaml" in phase.files
+    run_dir = tmp_path / "run"
+    args = ["run", str(folder), "--config", str(folder / "config_phase_1.yaml")]
+    assert main([*args, "--iterations", "1", "--out", str(run_dir)]) == 0
+    assert json.loads((run_dir / "run.json").read_text())["config"] == "config_phase_1.yaml"
+    assert main(["resume", str(run_dir), "--iterations", "1"]) == 0
+    capsys.readouterr()
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text("evaluator:\n  timeout: 5\n")
+    assert main(["eval", str(folder), "--config", str(outside)]) == 2
+    assert "not a file of" in capsys.readouterr().err
+    native = write_problem(tmp_path / "native")
+    assert main(["eval", str(native), "--config", "config.yaml"]) == 2
+    assert "has a problem.toml" in capsys.readouterr().err
