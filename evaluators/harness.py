@@ -83,7 +83,39 @@ def _failure(exc: BaseException, where: str, memory_mb: int) -> Outcome:
     if isinstance(exc, SystemExit):
         text = f"sys.exit({exc.code!r}) was called during {where}; {EXIT_HINT}"
         return Outcome(Status.ERROR, text, artifacts=_tb(_traceback(exc)))
-    return Outcome(Status.ERROR, f"{where} raised {_describe(exc)}", artifacts=_tb(_traceback(exc)))
+    text = f"{where} raised {_describe(exc)}"
+    if fix := _missing_module(exc):
+        text += f"; {fix}"
+    return Outcome(Status.ERROR, text, artifacts=_tb(_traceback(exc)))
+
+
+# import name -> the name pip installs it by, where they differ (the common ones)
+_DISTRIBUTIONS = {
+    "yaml": "PyYAML",
+    "sklearn": "scikit-learn",
+    "bs4": "beautifulsoup4",
+    "cv2": "opencv-python",
+    "PIL": "Pillow",
+}
+
+
+def _missing_module(exc: BaseException) -> str | None:
+    """For a package the scorer needs that this sandbox lacks: which Python ran
+    it and what to do (the process sandbox runs evolve's own interpreter; the
+    Docker sandbox its image's, built from sandboxes/docker/requirements.txt)."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return None
+    top = exc.name.split(".")[0]
+    if top != exc.name and importlib.util.find_spec(top) is not None:
+        return None  # the package is there, the submodule is not: no install helps
+    package = _DISTRIBUTIONS.get(top, top)
+    version = ".".join(map(str, sys.version_info[:2]))
+    return (
+        f"the sandbox's Python ({sys.executable}, {version}) has no {package!r}: install it "
+        f"into that interpreter (process sandbox: {sys.executable} -m pip install "
+        f"{package}), or for the Docker sandbox add it to sandboxes/docker/requirements.txt "
+        "and run `evolve sandbox build`"
+    )
 
 
 def _tb(text: str) -> dict[str, str]:
@@ -124,7 +156,8 @@ def _load_scorer(work_dir: str, scorer: str) -> ModuleType | Outcome:
     except BaseException as exc:
         outcome = _failure(exc, f"importing {scorer}", 0)
         if outcome.status == Status.ERROR and not isinstance(exc, SystemExit):
-            outcome.reason = f"importing {scorer} raised {_describe(exc)}; fix the scorer"
+            fix = _missing_module(exc) or "fix the scorer"
+            outcome.reason = f"importing {scorer} raised {_describe(exc)}; {fix}"
         return outcome
     return module
 

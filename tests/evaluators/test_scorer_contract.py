@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from evaluators import harness
 from sandboxes.job import Stage, Status
 from sandboxes.process import ProcessSandbox
 from tests.sandboxes.jobs import IMPORTING_SCORER, make_job
@@ -243,3 +244,21 @@ def test_scorer_raising_invalid_candidate_gives_invalid(sandbox: ProcessSandbox)
     result = sandbox.run(make_job(code, scorer))
     assert result.status == Status.INVALID
     assert "centers[1][0] is nan" in result.reason
+
+
+def test_a_package_the_sandbox_lacks_names_the_interpreter_and_the_fix(
+    sandbox: ProcessSandbox,
+) -> None:
+    at_import = scored(sandbox, "import yaml_is_not_here\ndef evaluate(p):\n    return {}\n")
+    assert at_import.status == Status.ERROR
+    assert "has no 'yaml_is_not_here': install it into that interpreter" in at_import.reason
+    assert "-m pip install yaml_is_not_here" in at_import.reason
+    assert "sandboxes/docker/requirements.txt" in at_import.reason
+    lazily = scored(sandbox, "def evaluate(p):\n    import not_here_either.sub\n    return {}\n")
+    assert lazily.status == Status.ERROR  # raised in evaluate()
+    assert "-m pip install not_here_either" in lazily.reason
+    named = harness._missing_module(ModuleNotFoundError("no", name="sklearn.svm"))
+    assert named is not None and "pip install scikit-learn" in named  # its pip name
+    # the package is there (PyYAML: an evolve dependency), a submodule is not: no hint
+    wrong = scored(sandbox, "def evaluate(p):\n    import yaml.nothing\n    return {}\n")
+    assert "No module named 'yaml.nothing'" in wrong.reason and "pip install" not in wrong.reason
