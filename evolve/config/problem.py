@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import logging
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ from evolve.errors import ProblemError, UsageError
 from sandboxes.job import HOLDOUT_FUNCTION, Entry, EvalJob, Limits, Stage
 
 __all__ = ["Problem", "load_problem"]
+
+log = logging.getLogger(__name__)
 
 MAX_PROBLEM_FILES_BYTES = 64 * 1024 * 1024
 _NOT_SHIPPED = {"problem.toml", "README.md", "config.yaml"}
@@ -160,7 +163,9 @@ def _assemble(
             f"{initial_path}:{exc.lineno}: the seed does not parse: {exc.msg}"
         ) from None
     try:
-        if not evolve_regions(initial_code, source=str(initial_path)):
+        if not evolve_regions(initial_code, source=str(initial_path)) and layout == "openevolve":
+            initial_code = _whole_file_block(initial_code, initial_path)
+        elif not evolve_regions(initial_code, source=str(initial_path)):
             raise MarkerError(f"{initial_path}: no EVOLVE-BLOCK")
     except MarkerError as exc:
         raise ProblemError(
@@ -192,6 +197,15 @@ def _assemble(
         visible=tuple(n for n in files if _matches(n, spec.files.candidate_visible)),
         holdout=HOLDOUT_FUNCTION in names,
     )
+
+
+def _whole_file_block(code: str, path: Path) -> str:
+    """An OpenEvolve seed without EVOLVE-BLOCK markers: OpenEvolve evolves the
+    whole file, so the seed program is the file inside one block (two comment
+    lines more; the file itself is left as it is)."""
+    log.info("%s: no EVOLVE-BLOCK markers: the whole file evolves, as under OpenEvolve", path)
+    body = code if code.endswith("\n") or not code else code + "\n"
+    return f"# EVOLVE-BLOCK-START\n{body}# EVOLVE-BLOCK-END\n"
 
 
 def _scorer_functions(scorer_path: Path) -> set[str]:

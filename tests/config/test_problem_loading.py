@@ -259,3 +259,17 @@ def test_an_openevolve_folder_with_a_seed_in_another_language_says_so(tmp_path: 
     (root / "evaluator.py").write_text(SCORER)
     with pytest.raises(ProblemError, match=r"seed is initial_program\.rs: evolve evolves Python"):
         load_problem(root)
+
+
+def test_an_openevolve_seed_without_markers_evolves_as_a_whole(tmp_path: Path) -> None:
+    root = tmp_path / "oe"
+    root.mkdir()
+    seed = "def value():\n    return 3.0\n"
+    (root / "initial_program.py").write_text(seed)
+    (root / "evaluator.py").write_text(SCORER)
+    problem = load_problem(root)
+    assert problem.initial_code == f"# EVOLVE-BLOCK-START\n{seed}# EVOLVE-BLOCK-END\n"
+    assert (root / "initial_program.py").read_text() == seed  # the file is left as it is
+    native = write_problem(tmp_path / "native", seed=seed)
+    with pytest.raises(ProblemError, match="no EVOLVE-BLOCK"):
+        load_problem(native)  # evolve's own layout still asks for the markers
