@@ -228,7 +228,9 @@ def compat_dir() -> str | None:
     the evaluators copy on sys.path (a fork server's modules may have been loaded
     from a path the job's mount namespace hides)."""
     for entry in [*sys.path, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]:
-        folder = os.path.join(entry or ".", "evaluators", "compat")
+        if not entry or not os.path.isabs(entry):
+            continue  # never the working directory: the candidate's scratch
+        folder = os.path.join(entry, "evaluators", "compat")
         if os.path.isdir(os.path.join(folder, "openevolve")):
             return folder
     return None
