@@ -95,8 +95,9 @@ def test_image_has_python_311_numpy_scipy_and_the_harness(client, tag):
     out = _in_image(
         client,
         tag,
-        "import sys, numpy, scipy.optimize, evaluators.supervisor as s;"
-        "print(sys.version_info[:2], numpy.__version__, scipy.__version__, s.__file__)",
+        "import sys, numpy, scipy.optimize, sympy, yaml, evaluators.supervisor as s;"
+        "print(sys.version_info[:2], numpy.__version__, scipy.__version__, sympy.__version__,"
+        " yaml.__version__, s.__file__)",
     )
     pins = dict(
         line.split("==")
@@ -104,7 +105,7 @@ def test_image_has_python_311_numpy_scipy_and_the_harness(client, tag):
         if "==" in line and not line.startswith("#")
     )
     assert out.startswith("(3, 11)")
-    assert pins["numpy"] in out and pins["scipy"] in out
+    assert all(pins[name] in out for name in ("numpy", "scipy", "sympy", "PyYAML"))
     assert out.endswith("/opt/evolve/evaluators/supervisor.py")
 
 
