@@ -19,7 +19,7 @@ from evolve.config.problem_toml import ProblemToml
 from evolve.config.strict import from_mapping
 from evolve.errors import ConfigError
 
-__all__ = ["load_openevolve_spec", "translate_openevolve_config"]
+__all__ = ["describe_ignored", "load_openevolve_spec", "translate_openevolve_config"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,37 @@ _KEY_MAP: dict[tuple[str, str], tuple[str, str]] = {
     ("database", "migration_interval"): ("database", "migration_interval"),
     ("database", "migration_rate"): ("database", "migration_fraction"),
     ("database", "exploration_ratio"): ("database", "exploration_ratio"),
+    ("database", "archive_size"): ("database", "archive_size"),
+}
+# Ignored keys that would change what the problem means under OpenEvolve, with
+# why evolve cannot honour them (a warning, once, at load); every other ignored
+# key is a run setting evolve takes from its own command line or [llm] table.
+_MEANING: dict[str, str] = {
+    "language": "evolve evolves Python programs only",
+    "file_suffix": "evolve evolves Python programs only",
+    "diff_based_evolution": "evolve's LLM edits mix diffs and rewrites by its [llm] edit_mix",
+    "allow_full_rewrites": "evolve's LLM edits mix diffs and rewrites by its [llm] edit_mix",
+    "max_code_length": "evolve bounds the prompt, not the program's length",
+    "database.feature_bins": "evolve's cells have fixed bins per [database] dimension "
+    "(OpenEvolve rescales them as it goes)",
+    "database.similarity_threshold": "evolve rejects exact duplicates only",
+    "evaluator.use_llm_feedback": "evolve has no LLM judge of programs",
+    "evaluator.llm_feedback_weight": "evolve has no LLM judge of programs",
+}
+_MEANING_SECTIONS = {"novelty": "evolve rejects exact duplicates only"}
+# Top-level values that change nothing here (OpenEvolve's defaults, and Python).
+_USUAL: dict[str, Any] = {
+    "diff_based_evolution": True,
+    "allow_full_rewrites": False,
+    "language": "python",
+    "file_suffix": ".py",
+}
+# Where evolve takes the run settings OpenEvolve keeps in config.yaml.
+_RUN_SETTINGS = {
+    "max_iterations": "--iterations",
+    "random_seed": "--seed",
+    "llm": "--model / the [llm] table",
+    "evaluator.parallel_evaluations": "--concurrency",
 }
 # OpenEvolve's own defaults (its openevolve/config.py) for the keys above that a
 # config.yaml leaves out, so a folder behaves as it does under OpenEvolve.
@@ -66,7 +97,8 @@ def translate_openevolve_config(
     ignored: list[str] = []
     for section, value in config.items():
         if not isinstance(value, Mapping):
-            ignored.append(str(section))
+            if _USUAL.get(str(section), object()) != value:
+                ignored.append(str(section))
             continue
         for key, item in value.items():
             target = _KEY_MAP.get((str(section), str(key)))
@@ -76,6 +108,11 @@ def translate_openevolve_config(
                 names = [_OPENEVOLVE_FEATURES.get(d, d) for d in item or []]
                 out.setdefault("database", {})["feature_dimensions"] = [
                     {"name": n} for n in names if n is not None
+                ]
+                ignored += [
+                    f"database.feature_dimensions.{d}"
+                    for d in item or []
+                    if _OPENEVOLVE_FEATURES.get(d, d) is None
                 ]
             else:
                 ignored.append(f"{section}.{key}")
@@ -96,6 +133,46 @@ def load_openevolve_spec(root: Path, config_name: str = "config.yaml") -> Proble
             raise ConfigError(f"{config_path}: the top level must be a mapping of sections")
         config = loaded or {}
     data, ignored = translate_openevolve_config(config, root.resolve().name)
-    if ignored:
-        log.info("%s: keys with no meaning here were ignored: %s", config_path, ", ".join(ignored))
+    meaning, settings = describe_ignored(ignored)
+    # once per process and config (a run loads the folder, then its own copy)
+    seen = (config_name, repr(sorted(ignored)))
+    if seen in _reported:
+        meaning, settings = [], []
+    _reported.add(seen)
+    if meaning:
+        log.warning(
+            "%s: keys that change the problem under OpenEvolve, not honoured here: %s",
+            config_path,
+            "; ".join(meaning),
+        )
+    if settings:
+        log.info("%s: run settings evolve takes elsewhere: %s", config_path, "; ".join(settings))
     return from_mapping(ProblemToml, data, config_path)
+
+
+_reported: set[tuple[str, str]] = set()
+
+
+def describe_ignored(ignored: list[str]) -> tuple[list[str], list[str]]:
+    """The ignored keys as (what changes the problem, with why; run settings,
+    with where evolve takes them from)."""
+    meaning: list[str] = []
+    settings: dict[str, list[str]] = {}
+    for key in ignored:
+        section = key.split(".", 1)[0]
+        if key in _MEANING or section in _MEANING_SECTIONS:
+            meaning.append(f"{key} ({_MEANING.get(key) or _MEANING_SECTIONS[section]})")
+        elif key.startswith("database.feature_dimensions."):
+            name = key.rsplit(".", 1)[1]
+            meaning.append(f"feature dimension {name!r} (no cell meaning here: dropped)")
+        else:
+            where = _RUN_SETTINGS.get(key) or _RUN_SETTINGS.get(section)
+            if where is None:
+                where = (
+                    "evolve's own [database] selection and sizes"
+                    if section == "database"
+                    else "OpenEvolve's runtime only"
+                )
+            settings.setdefault(where, []).append(key)
+    lines = [f"{', '.join(keys)} ({where})" for where, keys in settings.items()]
+    return meaning, lines

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from evolve.config import load_problem
+from evolve.config.openevolve import describe_ignored, translate_openevolve_config
 from evolve.errors import ConfigError, ProblemError
 from tests.problem_factory import SCORER, SEED, TOML, write_problem
 
@@ -273,3 +274,32 @@ def test_an_openevolve_seed_without_markers_evolves_as_a_whole(tmp_path: Path) -
     native = write_problem(tmp_path / "native", seed=seed)
     with pytest.raises(ProblemError, match="no EVOLVE-BLOCK"):
         load_problem(native)  # evolve's own layout still asks for the markers
+
+
+def test_ignored_openevolve_keys_are_told_apart_with_why(tmp_path: Path) -> None:
+    config = {
+        "max_iterations": 100,
+        "random_seed": 7,
+        "diff_based_evolution": False,  # OpenEvolve would rewrite whole programs
+        "language": "python",  # changes nothing
+        "llm": {"api_base": "http://x"},
+        "database": {
+            "archive_size": 30,  # mapped
+            "feature_bins": 10,
+            "feature_dimensions": ["complexity", "diversity"],
+            "population_size": 50,
+        },
+        "novelty": {"enabled": True},
+    }
+    data, ignored = translate_openevolve_config(config, "p")
+    assert data["database"]["archive_size"] == 30
+    assert data["database"]["feature_dimensions"] == [{"name": "code_length"}]
+    meaning, settings = describe_ignored(ignored)
+    text = "\n".join(meaning)
+    assert "diff_based_evolution (evolve's LLM edits mix diffs and rewrites" in text
+    assert "database.feature_bins (evolve's cells have fixed bins" in text
+    assert "feature dimension 'diversity' (no cell meaning here: dropped)" in text
+    assert "novelty.enabled (evolve rejects exact duplicates only)" in text
+    assert "language" not in text
+    assert "max_iterations (--iterations)" in settings and "random_seed (--seed)" in settings
+    assert "llm.api_base (--model / the [llm] table)" in settings
