@@ -15,13 +15,19 @@ monitors nothing) is *unknown*, never counted as clean: its count is None.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from evolve.records import PROBE_KINDS
 from evolve.store import RunStore
 
-__all__ = ["PROBE_KINDS", "ProgramProbes", "RunProbes", "read_probes"]
+__all__ = ["PROBE_KINDS", "ProgramProbes", "RunProbes", "describe_counts", "read_probes"]
+
+
+def describe_counts(counts: Mapping[str, int]) -> str:
+    """``read 3, network 1``: the kinds tried, in ``PROBE_KINDS`` order ('' for none)."""
+    return ", ".join(f"{k} {counts[k]}" for k in PROBE_KINDS if counts.get(k))
 
 
 @dataclass
@@ -52,7 +58,7 @@ class ProgramProbes:
 
     def describe(self) -> str:
         """``read 3, network 1`` (empty when it tried nothing)."""
-        return ", ".join(f"{k} {self.counts[k]}" for k in self.kinds)
+        return describe_counts(self.counts)
 
 
 @dataclass
@@ -63,11 +69,14 @@ class RunProbes:
     programs: dict[str, ProgramProbes]
     unmonitored: int
 
+    def ranked(self) -> list[ProgramProbes]:
+        """Every monitored program, most attempts first (then by iteration)."""
+        return sorted(self.programs.values(), key=lambda p: (-p.total, p.iteration))
+
     @property
     def tried(self) -> list[ProgramProbes]:
         """The programs that tried something, most attempts first."""
-        found = [p for p in self.programs.values() if p.total]
-        return sorted(found, key=lambda p: (-p.total, p.iteration))
+        return [p for p in self.ranked() if p.total]
 
     def counts(self) -> dict[str, int]:
         """Attempts by kind over the whole run."""

@@ -139,7 +139,7 @@ class Run:
                 "log": list(p.log),
                 "seen": sorted(p.seen),
             }
-            for p in sorted(self._probes.programs.values(), key=lambda p: (-p.total, p.iteration))
+            for p in self._probes.ranked()
         ]
         columns = ["program_id", "iteration", "total", *PROBE_KINDS, "log", "seen"]
         return pd.DataFrame(rows, columns=columns)

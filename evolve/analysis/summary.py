@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from evolve.analysis.probes import ProgramProbes, read_probes
+from evolve.analysis.probes import ProgramProbes, describe_counts, read_probes
 from evolve.records import EventKind
 from evolve.store import RunStore
 
@@ -214,13 +214,13 @@ def _probe_lines(probes: dict[str, Any] | None) -> list[str]:
     monitored = probes["monitored"]
     if not probes["programs_tried"]:
         return [f"probes     none: {monitored} monitored programs tried nothing refused"]
-    counts = ", ".join(f"{k} {n}" for k, n in probes["counts"].items())
+    counts = describe_counts(probes["counts"])
     lines = [
         f"probes     {probes['programs_tried']} of {monitored} monitored programs tried what "
         f"the sandbox refuses ({counts}), first at iteration {probes['first_iteration']}"
     ]
     for p in probes["programs"]:
-        kinds = ", ".join(f"{k} {n}" for k, n in p["counts"].items())
+        kinds = describe_counts(p["counts"])
         lines.append(f"  {p['id']:<10} iteration {p['iteration']:<5} {kinds}: {p['first']}")
     return lines
 

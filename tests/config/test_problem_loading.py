@@ -3,6 +3,8 @@ name the file, the key and the fix."""
 
 from __future__ import annotations
 
+import logging
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -303,3 +305,20 @@ def test_ignored_openevolve_keys_are_told_apart_with_why(tmp_path: Path) -> None
     assert "language" not in text
     assert "max_iterations (--iterations)" in settings and "random_seed (--seed)" in settings
     assert "llm.api_base (--model / the [llm] table)" in settings
+
+
+def test_the_ignored_keys_are_reported_once_per_config(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "oe"
+    root.mkdir()
+    (root / "initial_program.py").write_text(SEED)
+    (root / "evaluator.py").write_text(SCORER)
+    (root / "config.yaml").write_text(f"max_code_length: {len(str(tmp_path))}\n")  # unique
+    copy = tmp_path / "copy"  # as a run loads the folder, then its own copy
+    with caplog.at_level(logging.INFO, logger="evolve.config.openevolve"):
+        load_problem(root)
+        shutil.copytree(root, copy)
+        load_problem(copy)
+    warnings = [r for r in caplog.records if "max_code_length" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING

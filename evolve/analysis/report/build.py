@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from evolve.analysis.plots import lineage_layout
-from evolve.analysis.probes import PROBE_KINDS
+from evolve.analysis.probes import PROBE_KINDS, describe_counts
 from evolve.analysis.report.html import curve_svg, finite, probe_section, summary_tables
 from evolve.analysis.run import Run
 from evolve.store.reviews import Decision, ReviewLog
@@ -137,7 +137,7 @@ def _probe_texts(run: Run) -> dict[str, dict[str, Any]]:
     network 1``, '' for nothing) and the ``log`` lines (evolve.analysis.probes)."""
     found: dict[str, dict[str, Any]] = {}
     for row in run.probes.to_dict("records"):
-        tried = ", ".join(f"{k} {row[k]}" for k in PROBE_KINDS if row[k])
+        tried = describe_counts({k: row[k] for k in PROBE_KINDS})
         found[str(row["program_id"])] = {"tried": tried, "log": [str(x) for x in row["log"]]}
     return found
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from evolve.analysis.probes import describe_counts
+
 __all__ = ["curve_svg", "finite", "summary_tables", "table"]
 
 
@@ -136,7 +138,7 @@ def probe_section(summary: dict[str, Any]) -> str:
             "<p>Not monitored: no evaluation has a behaviour report (a run before "
             "schema 7, or a sandbox without a seccomp listener).</p>"
         )
-    counts = ", ".join(f"{k} {n}" for k, n in summary["counts"].items()) or "nothing"
+    counts = describe_counts(summary["counts"]) or "nothing"
     intro = (
         f"<p>{summary['programs_tried']} of {summary['monitored']} monitored programs tried "
         f"what their sandbox refuses: {html.escape(counts)}.</p>"
@@ -148,7 +150,7 @@ def probe_section(summary: dict[str, Any]) -> str:
         [
             p["id"],
             p["iteration"],
-            ", ".join(f"{k} {n}" for k, n in p["counts"].items()),
+            describe_counts(p["counts"]),
             p["first"],
         ]
         for p in shown
