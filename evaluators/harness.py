@@ -101,8 +101,9 @@ _DISTRIBUTIONS = {
 
 def _missing_module(exc: BaseException) -> str | None:
     """For a package the scorer needs that this sandbox lacks: which Python ran
-    it and what to do (the process sandbox runs evolve's own interpreter; the
-    Docker sandbox its image's, built from sandboxes/docker/requirements.txt)."""
+    it and the key that installs it for this problem (``[sandbox] requirements``
+    or a requirements.txt: a cached package folder for the process sandbox, an
+    image layer for Docker), or how to add it to the interpreter itself."""
     if not isinstance(exc, ModuleNotFoundError) or not exc.name:
         return None
     top = exc.name.split(".")[0]
@@ -111,10 +112,11 @@ def _missing_module(exc: BaseException) -> str | None:
     package = _DISTRIBUTIONS.get(top, top)
     version = ".".join(map(str, sys.version_info[:2]))
     return (
-        f"the sandbox's Python ({sys.executable}, {version}) has no {package!r}: install it "
-        f"into that interpreter (process sandbox: {sys.executable} -m pip install "
-        f"{package}), or for the Docker sandbox add it to sandboxes/docker/requirements.txt "
-        "and run `evolve sandbox build`"
+        f"the sandbox's Python ({sys.executable}, {version}) has no {package!r}: name it in "
+        f'the problem\'s scorer packages (problem.toml: [sandbox] requirements = ["{package}"], '
+        "or a line in the folder's requirements.txt), which both sandboxes install for the "
+        f"problem; or install it into that interpreter ({sys.executable} -m pip install "
+        f"{package}; for Docker, sandboxes/docker/requirements.txt and `evolve sandbox build`)"
     )
 
 
@@ -175,6 +177,11 @@ def evaluate_spec(spec: dict[str, Any]) -> dict[str, Any]:
     maximize = bool(spec.get("maximize", True))
     memory_mb = int(spec.get("memory_mb", 0))
 
+    # The scorer runs in the problem folder's (read-only) copy, as OpenEvolve's
+    # do in theirs, so a relative path reaches its data; the candidate's
+    # processes keep the scratch folder (the zygote was forked there).
+    with contextlib.suppress(OSError):
+        os.chdir(str(spec["work_dir"]))
     module = _load_scorer(str(spec["work_dir"]), scorer)
     if isinstance(module, Outcome):
         return envelope.make_envelope(module.status, module.reason, artifacts=module.artifacts)
@@ -229,7 +236,7 @@ def compat_dir() -> str | None:
     from a path the job's mount namespace hides)."""
     for entry in [*sys.path, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]:
         if not entry or not os.path.isabs(entry):
-            continue  # never the working directory: the candidate's scratch
+            continue  # never a relative entry: it follows the working directory
         folder = os.path.join(entry, "evaluators", "compat")
         if os.path.isdir(os.path.join(folder, "openevolve")):
             return folder

@@ -251,7 +251,9 @@ def test_a_package_the_sandbox_lacks_names_the_interpreter_and_the_fix(
 ) -> None:
     at_import = scored(sandbox, "import yaml_is_not_here\ndef evaluate(p):\n    return {}\n")
     assert at_import.status == Status.ERROR
-    assert "has no 'yaml_is_not_here': install it into that interpreter" in at_import.reason
+    assert "has no 'yaml_is_not_here'" in at_import.reason
+    assert '[sandbox] requirements = ["yaml_is_not_here"]' in at_import.reason  # the key
+    assert "requirements.txt" in at_import.reason
     assert "-m pip install yaml_is_not_here" in at_import.reason
     assert "sandboxes/docker/requirements.txt" in at_import.reason
     lazily = scored(sandbox, "def evaluate(p):\n    import not_here_either.sub\n    return {}\n")
