@@ -13,6 +13,7 @@ from typing import Literal
 
 from sandboxes.docker.sandbox import DockerSandbox
 from sandboxes.job import Sandbox
+from sandboxes.packages import parse_requirements
 from sandboxes.process import ProcessSandbox
 
 __all__ = ["SANDBOX_KINDS", "SandboxConfig", "SandboxKind", "make_sandbox"]
@@ -23,16 +24,21 @@ SANDBOX_KINDS: tuple[SandboxKind, ...] = ("process", "docker")
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    """Where candidates run: ``kind`` (a backend) and, for Docker, its image."""
+    """Where candidates run: ``kind`` (a backend), for Docker its image, and the
+    scorer's packages either backend installs for the problem
+    (:mod:`sandboxes.packages`; a folder's requirements.txt lands here too)."""
 
     kind: SandboxKind = "process"
     image: str = "evolve-sandbox:latest"
+    requirements: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in SANDBOX_KINDS:
             raise ValueError(
                 f"unknown sandbox '{self.kind}'; available: {', '.join(SANDBOX_KINDS)}"
             )
+        checked = parse_requirements(self.requirements, "[sandbox] requirements")
+        object.__setattr__(self, "requirements", checked)
 
 
 def make_sandbox(
@@ -49,6 +55,10 @@ def make_sandbox(
     """
     if config.kind == "docker":
         return DockerSandbox(
-            image=config.image, max_containers=concurrency, run_label=run_label, gpu_ids=gpu_ids
+            image=config.image,
+            max_containers=concurrency,
+            run_label=run_label,
+            gpu_ids=gpu_ids,
+            requirements=config.requirements,
         )
-    return ProcessSandbox()
+    return ProcessSandbox(requirements=config.requirements)

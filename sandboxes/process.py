@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import weakref
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ from sandboxes._uids import UidLease, UidPool, kill_uid_processes
 from sandboxes._workdirs import make_workdir, named_owner_alive, sweep_orphans
 from sandboxes.envelope import error_result, parse_envelope
 from sandboxes.job import EvalJob, EvalResult, Guarantees, Probes, SandboxSetupError, Status
+from sandboxes.packages import ensure_local_packages
 
 __all__ = ["ProcessSandbox"]
 
@@ -87,12 +89,23 @@ class ProcessSandbox:
     stops the fork server, kills running jobs and removes the sandbox's files
     (also done at interpreter exit). As root, concurrent jobs run as distinct
     uids ``uid_base .. uid_base + uid_slots - 1``, shared safely with other
-    sandboxes on the machine that use the same range.
+    sandboxes on the machine that use the same range. ``requirements``: the
+    problem's scorer packages, installed once into a cached folder on the jobs'
+    import path (:mod:`sandboxes.packages`).
     """
 
     name = "process"
 
-    def __init__(self, uid_base: int = 61000, uid_slots: int = 256) -> None:
+    def __init__(
+        self, uid_base: int = 61000, uid_slots: int = 256, requirements: Sequence[str] = ()
+    ) -> None:
+        prefixes = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
+        self._sys_path = [p for p in sys.path if p and p.startswith(prefixes) and os.path.exists(p)]
+        # the problem's scorer packages, after the interpreter's own (which they
+        # never replace: see sandboxes.packages)
+        packages = ensure_local_packages(requirements, self._sys_path, "[sandbox] requirements")
+        if packages is not None:
+            self._sys_path.append(packages)
         sweep_orphans(WORKDIR_PREFIX)  # what sandboxes killed with SIGKILL left
         self._root = make_workdir(WORKDIR_PREFIX)
         self._cgroups = CpuCgroups("evolve") if os.geteuid() == 0 else None
@@ -107,8 +120,6 @@ class ProcessSandbox:
             raise
         self._root_mode = os.geteuid() == 0
         self._uids = UidPool(uid_base, uid_slots) if self._root_mode else None
-        prefixes = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
-        self._sys_path = [p for p in sys.path if p and p.startswith(prefixes) and os.path.exists(p)]
         self._server = ForkServer(self._env(self._root, 1, 0), os.path.join(self._root, "log"))
         self._lock = threading.Lock()
         self._running: set[int] = set()  # pids of job supervisors (session leaders)

@@ -14,6 +14,7 @@ error that names the file and the fix.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import fnmatch
 import logging
 import tomllib
@@ -27,6 +28,7 @@ from evolve.config.strict import from_mapping
 from evolve.edits import MarkerError, evolve_regions
 from evolve.errors import ProblemError, UsageError
 from sandboxes.job import HOLDOUT_FUNCTION, Entry, EvalJob, Limits, Stage
+from sandboxes.packages import parse_requirements
 
 __all__ = ["Problem", "load_problem"]
 
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 MAX_PROBLEM_FILES_BYTES = 64 * 1024 * 1024
 _NOT_SHIPPED = {"problem.toml", "README.md", "config.yaml"}
 _SKIPPED_DIRS = {"__pycache__", ".git", ".ipynb_checkpoints"}
+REQUIREMENTS_FILE = "requirements.txt"  # the scorer's packages (sandboxes.packages)
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,7 @@ def _assemble(
         )
     names = _scorer_functions(scorer_path)
     stages = _stages(scorer_path, names, spec.evaluation, strict=layout == "native")
+    spec = _with_requirements_file(root, spec)
     # OpenEvolve's evaluators may read their own section of config.yaml: it ships
     files = _collect_files(
         root, exclude={initial_name}, keep={"config.yaml"} if layout == "openevolve" else set()
@@ -197,6 +201,27 @@ def _assemble(
         visible=tuple(n for n in files if _matches(n, spec.files.candidate_visible)),
         holdout=HOLDOUT_FUNCTION in names,
     )
+
+
+def _with_requirements_file(root: Path, spec: ProblemToml) -> ProblemToml:
+    """``spec`` with the scorer packages of the folder's requirements.txt (the
+    file OpenEvolve's examples ship) as its ``[sandbox] requirements``."""
+    path = root / REQUIREMENTS_FILE
+    if not path.is_file():
+        return spec
+    try:
+        lines = parse_requirements(path.read_text(encoding="utf-8").splitlines(), str(path))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProblemError(str(exc)) from None
+    if spec.sandbox.requirements and lines:
+        raise ProblemError(
+            f"{root}: the scorer's packages are named twice, in problem.toml's [sandbox] "
+            f"requirements and in {REQUIREMENTS_FILE}; keep one of them"
+        )
+    if not lines:
+        return spec
+    sandbox = dataclasses.replace(spec.sandbox, requirements=lines)
+    return dataclasses.replace(spec, sandbox=sandbox)
 
 
 def _whole_file_block(code: str, path: Path) -> str:

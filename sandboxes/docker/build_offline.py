@@ -29,7 +29,13 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-__all__ = ["DEBIAN_SUITE", "OfflineBuildError", "build_offline_base", "debian_mirror"]
+__all__ = [
+    "DEBIAN_SUITE",
+    "OfflineBuildError",
+    "build_offline_base",
+    "debian_mirror",
+    "wheel_platforms",
+]
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +74,8 @@ def _run(cmd: list[str], what: str) -> None:
         raise OfflineBuildError(f"{what} failed (exit {done.returncode}):\n{tail}")
 
 
-def _wheel_platforms() -> list[str]:
+def wheel_platforms() -> list[str]:
+    """The manylinux tags a bookworm image (glibc 2.36) runs, newest first."""
     machine = platform.machine()
     return [f"manylinux_2_{minor}_{machine}" for minor in (36, 28, 27, 17)] + [
         f"manylinux2014_{machine}"
@@ -102,7 +109,7 @@ def _install_wheels(rootfs: Path, requirements: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pip", "install", "--no-cache-dir", "--no-compile", "-q"]
     cmd += ["--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp"]
-    for tag in _wheel_platforms():
+    for tag in wheel_platforms():
         cmd += ["--platform", tag]
     cmd += ["--target", str(target), "-r", str(requirements)]
     _run(cmd, "installing the sandbox's Python packages from PyPI")

@@ -28,6 +28,7 @@ from typing import Any
 from sandboxes._files import rmtree, write_tree
 from sandboxes._workdirs import make_workdir
 from sandboxes.docker.gpu import device_requests
+from sandboxes.docker.layers import CONTAINER_PYTHONPATH
 from sandboxes.job import Limits
 
 __all__ = ["ContainerError", "ContainerSettings", "WarmContainer", "run_kwargs"]
@@ -105,7 +106,7 @@ def run_kwargs(
             Ulimit(name="fsize", soft=settings.max_file_mb << 20, hard=settings.max_file_mb << 20),
             Ulimit(name="core", soft=0, hard=0),
         ],
-        "environment": {"PYTHONPATH": "/opt/evolve", "LANG": "C.UTF-8"},
+        "environment": {"PYTHONPATH": CONTAINER_PYTHONPATH, "LANG": "C.UTF-8"},
         "working_dir": "/",
         "log_config": LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
         "labels": labels,

@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -42,6 +43,7 @@ from sandboxes.docker.container import (
 )
 from sandboxes.docker.gpu import assigned_gpu_ids
 from sandboxes.docker.image import docker_client, resolve_image
+from sandboxes.docker.layers import CONTAINER_PYTHONPATH, packages_image
 from sandboxes.envelope import error_result, parse_envelope
 from sandboxes.job import EvalJob, EvalResult, Guarantees, Probes, Status
 
@@ -57,9 +59,11 @@ class DockerSandbox:
     """Runs jobs in hardened containers from a warm pool; thread-safe.
 
     ``image``: a tag on this machine (default: the current evolve sandbox
-    image, built if missing). ``max_containers``: pool size (jobs beyond it
-    wait). ``gpu_ids``: the devices this worker was given (under Ray,
-    ``ray.get_gpu_ids()``); jobs that ask for GPUs get that many of them.
+    image, built if missing); ``requirements``: the problem's scorer packages,
+    installed in a layer over it (:mod:`sandboxes.docker.layers`).
+    ``max_containers``: pool size (jobs beyond it wait). ``gpu_ids``: the
+    devices this worker was given (under Ray, ``ray.get_gpu_ids()``); jobs that
+    ask for GPUs get that many of them.
     """
 
     name = "docker"
@@ -74,15 +78,14 @@ class DockerSandbox:
         gpu_ids: list[str] | None = None,
         client: Any = None,
         grace_s: float = _GRACE_S,
+        requirements: Sequence[str] = (),
     ) -> None:
         self._client = client or docker_client()
         reaper.reap_orphans(self._client)
         sweep_orphans(WORKDIR_PREFIX)  # job files of sandboxes killed with SIGKILL
-        self.image = (
-            resolve_image(image, self._client)
-            if image
-            else resolve_image("evolve-sandbox:latest", self._client)
-        )
+        base = resolve_image(image or "evolve-sandbox:latest", self._client)
+        # the problem's scorer packages, as a layer over it (sandboxes.docker.layers)
+        self.image = packages_image(self._client, base, requirements)
         self.max_containers = max(1, max_containers)
         self.max_uses = 1 if cold else max(1, max_uses)
         self.cold = cold
@@ -238,7 +241,7 @@ class DockerSandbox:
             "LANG": "C.UTF-8",
             "HOME": scratch,
             "TMPDIR": scratch,
-            "PYTHONPATH": "/opt/evolve",
+            "PYTHONPATH": CONTAINER_PYTHONPATH,
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONNOUSERSITE": "1",
             **{f"{n}_NUM_THREADS": threads for n in ("OMP", "OPENBLAS", "MKL", "NUMEXPR")},
