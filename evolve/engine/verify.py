@@ -45,7 +45,7 @@ from evolve.records import EventKind
 from evolve.store import RunStore
 from evolve.store.chain import ChainReport
 from evolve.store.pins import changes, pin_files, pinned_files
-from sandboxes.docker.image import image_digest
+from sandboxes.docker.layers import scoring_image_digest
 from sandboxes.factory import SandboxKind, make_sandbox
 from sandboxes.job import EvalJob, EvalResult, SandboxSetupError
 
@@ -249,9 +249,12 @@ def _write_certificate(
     rescore = found.rescores[0]
     checkpoint = store.load_checkpoint(database=False) or {}
     sandbox: dict[str, Any] = {"kind": kind}
+    requirements = problem.spec.sandbox.requirements
+    if requirements:
+        sandbox["requirements"] = list(requirements)
     if kind == "docker":
         sandbox["image"] = problem.spec.sandbox.image
-        sandbox["image_id"] = image_digest(problem.spec.sandbox.image)
+        sandbox["image_id"] = scoring_image_digest(problem.spec.sandbox.image, requirements)
     document = {
         "certificate": "evolve verify",
         "created_at": time.time(),

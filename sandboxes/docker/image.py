@@ -213,10 +213,3 @@ def resolve_image(name: str, client: Any = None) -> str:
             f"or remove the key to use {DEFAULT_IMAGE}"
         )
     return name
-
-
-def image_digest(name: str, client: Any = None) -> str:
-    """The content id (``sha256:...``) of the image ``name`` resolves to: what a
-    certificate records, since a tag can be moved to other contents."""
-    client = client or docker_client()
-    return str(client.images.get(resolve_image(name, client)).id)

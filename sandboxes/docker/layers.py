@@ -25,10 +25,16 @@ import docker
 from packaging.utils import canonicalize_name
 
 from sandboxes.docker.build_offline import wheel_platforms
-from sandboxes.docker.image import ImageError
+from sandboxes.docker.image import ImageError, docker_client, resolve_image
 from sandboxes.packages import install_packages, requirements_hash
 
-__all__ = ["CONTAINER_PYTHONPATH", "PACKAGES_DIR", "PACKAGES_REPOSITORY", "packages_image"]
+__all__ = [
+    "CONTAINER_PYTHONPATH",
+    "PACKAGES_DIR",
+    "PACKAGES_REPOSITORY",
+    "packages_image",
+    "scoring_image_digest",
+]
 
 log = logging.getLogger(__name__)
 
@@ -106,3 +112,12 @@ def packages_image(client: Any, image: str, requirements: Sequence[str]) -> str:
         shutil.rmtree(packages, ignore_errors=True)
     log.info("sandbox image with the scorer's packages: %s", tag)
     return tag
+
+
+def scoring_image_digest(name: str, requirements: Sequence[str], client: Any = None) -> str:
+    """The content id of the image a problem's jobs run in: ``name`` as a
+    problem names it, with its scorer packages' layer (what a certificate records)."""
+    client = client or docker_client()
+    return str(
+        client.images.get(packages_image(client, resolve_image(name, client), requirements)).id
+    )
