@@ -30,6 +30,7 @@ from types import ModuleType
 from typing import Any
 
 from evaluators import _channel, _listeners, envelope
+from evaluators._endings import EXIT_HINT, allocation_failure, memory_advice
 from evaluators.checks import InvalidCandidate
 from evaluators.contract import Status
 from evaluators.isolation import (
@@ -44,10 +45,6 @@ __all__ = ["evaluate_spec", "main", "serve"]
 
 _TRACEBACK_CHARS = 8000
 _ENVELOPE_BUDGET = 1_200_000  # bytes for artifacts; the supervisor adds its own within the cap
-EXIT_HINT = (
-    "the scorer imports the candidate into its own process, so the candidate can end it; "
-    "run the candidate with evaluators.call_candidate to keep the scorer in control"
-)
 
 
 def _traceback(exc: BaseException) -> str:
@@ -84,6 +81,9 @@ def _failure(exc: BaseException, where: str, memory_mb: int) -> Outcome:
         text = f"sys.exit({exc.code!r}) was called during {where}; {EXIT_HINT}"
         return Outcome(Status.ERROR, text, artifacts=_tb(_traceback(exc)))
     text = f"{where} raised {_describe(exc)}"
+    if phrase := allocation_failure(_describe(exc)):  # ENOMEM, a native bad_alloc
+        text = f"{text}: an allocation was refused ({phrase}); {memory_advice(memory_mb)}"
+        return Outcome(Status.OOM, text, artifacts=_tb(_traceback(exc)))
     if fix := _missing_module(exc):
         text += f"; {fix}"
     return Outcome(Status.ERROR, text, artifacts=_tb(_traceback(exc)))

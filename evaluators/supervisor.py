@@ -48,6 +48,7 @@ import time
 from typing import Any
 
 from evaluators import (
+    _endings,
     _fs,
     _linux,
     _listeners,
@@ -63,7 +64,6 @@ from evaluators.contract import Status
 __all__ = ["main", "probe", "run_job"]
 
 _OUTPUT_BUDGET = contract.MAX_ENVELOPE_BYTES - 200_000
-_OOM_FRACTION = 0.85
 
 
 def _limit(res: int, soft: int, hard: int | None = None) -> None:
@@ -335,39 +335,6 @@ def _drain(fd: int, capture: _procs.Capture, deadline: float) -> None:
         capture.feed(data)
 
 
-def _no_result(
-    status: int, timed_out: bool, limits: dict[str, Any], peak_mb: float, err: str
-) -> tuple[Status, str]:
-    """Status and reason when the harness sent no envelope."""
-    if timed_out:
-        return Status.TIMEOUT, (
-            f"the evaluation did not finish within its {float(limits['timeout_s']):g} s "
-            "timeout; its whole process tree was killed"
-        )
-    last = next((line for line in reversed(err.splitlines()) if line.strip()), "")
-    detail = f" (last stderr line: {last.strip()[:300]})" if last else ""
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        name = _procs.signal_name(sig)
-        if sig == signal.SIGXCPU:
-            return Status.TIMEOUT, "the evaluation used up its CPU time limit and was killed"
-        if sig in (signal.SIGKILL, signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT) and (
-            peak_mb >= _OOM_FRACTION * int(limits["resources"]["memory_mb"])
-        ):
-            return Status.OOM, (
-                f"the evaluation was killed by {name} at {peak_mb:.0f} MB, near its "
-                f"{limits['resources']['memory_mb']} MB memory limit"
-            )
-        return Status.ERROR, f"the harness process was killed by {name}{detail}"
-    code = os.WEXITSTATUS(status)
-    if code == 0:
-        return Status.ERROR, (
-            "the candidate exited before the scorer returned (the harness ended with code 0 "
-            f"and sent no result); {harness.EXIT_HINT}"
-        )
-    return Status.ERROR, f"the harness exited with code {code} without a result{detail}"
-
-
 def _join_cgroup(procs_file: str) -> None:
     """Move this supervisor into the job's CPU cgroup before it forks anything, so
     the harness and every process of the candidate share the job's CPU quota."""
@@ -472,7 +439,7 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
                 Status.ERROR, f"the harness sent an invalid result: {exc}"
             )
     else:
-        code, reason = _no_result(status, timed_out, limits, peak_mb, stderr)
+        code, reason = _endings.no_result(status, timed_out, limits, peak_mb, stderr)
         final = envelope.make_envelope(code, reason)
     outputs = {"stdout": stdout, "stderr": stderr}
     final["artifacts"].update({k: v for k, v in outputs.items() if v})
