@@ -14,7 +14,9 @@ threshold or null], ...]``, default ``[["evaluate", null]]``), ``objective``,
 Cascade: stage ``i`` runs ``function(program_path)``; its metrics are merged
 over the earlier ones. If the stage has a threshold and its objective is below
 it (above it when minimising), the cascade stops there, still status OK.
-``stage_reached`` counts the stages that ran.
+``stage_reached`` counts the stages that ran. A single stage named
+``__main__`` runs the scorer file as a script instead, ShinkaEvolve's way
+(:mod:`evaluators._shinka`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import traceback
 from types import ModuleType
 from typing import Any
 
-from evaluators import _channel, _listeners, envelope
+from evaluators import _channel, _listeners, _shinka, envelope
 from evaluators._endings import EXIT_HINT, allocation_failure, memory_advice
 from evaluators.checks import InvalidCandidate
 from evaluators.contract import Status
@@ -182,6 +184,15 @@ def evaluate_spec(spec: dict[str, Any]) -> dict[str, Any]:
     # processes keep the scratch folder (the zygote was forked there).
     with contextlib.suppress(OSError):
         os.chdir(str(spec["work_dir"]))
+    if [function for function, _ in stages] == [_shinka.SCRIPT_STAGE]:  # ShinkaEvolve's way
+        try:
+            path = os.path.join(str(spec["work_dir"]), scorer)
+            outcome = _shinka.run_script(path, program, compat_dir())
+        except BaseException as exc:
+            outcome = _failure(exc, f"{scorer} (run as a script)", memory_mb)
+        return envelope.make_envelope(
+            outcome.status, outcome.reason, outcome.metrics, outcome.artifacts, 1
+        )
     module = _load_scorer(str(spec["work_dir"]), scorer)
     if isinstance(module, Outcome):
         return envelope.make_envelope(module.status, module.reason, artifacts=module.artifacts)
