@@ -3,8 +3,8 @@
 Owns the strict converter (``strict``: an unknown key or a wrong type is an
 error naming the file, the key and the fix), the schema of problem.toml
 (``problem_toml``), the [llm] table and ``--llm-config`` files (``llm``), loading a
-problem folder into a ``Problem`` (``problem``) and OpenEvolve's folders and
-config.yaml (``openevolve``).
+problem folder into a ``Problem`` (``problem``), OpenEvolve's folders and
+config.yaml (``openevolve``) and ShinkaEvolve's folders and run configs (``shinka``).
 
 May import ``errors``, ``edits`` (the seed's EVOLVE-BLOCK markers are checked
 at load time), ``database`` (its [database] table type), and ``sandboxes``
@@ -30,6 +30,7 @@ from evolve.config.problem_toml import (
     ProblemToml,
     PromptSpec,
 )
+from evolve.config.shinka import load_shinka_spec
 from evolve.config.strict import from_mapping
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "load_llm_config",
     "load_openevolve_spec",
     "load_problem",
+    "load_shinka_spec",
     "resolve_api_key",
     "translate_openevolve_config",
 ]

@@ -1,10 +1,12 @@
 """Load a problem folder into a typed, validated ``Problem``.
 
-Two layouts are accepted:
+Three layouts are accepted:
 
 * native: ``problem.toml`` + ``initial.py`` + ``scorer.py`` (+ data files);
 * OpenEvolve: ``initial_program.py`` + ``evaluator.py`` (+ optional
-  ``config.yaml``), so OpenEvolve users' problems run unchanged.
+  ``config.yaml``), so OpenEvolve users' problems run unchanged;
+* ShinkaEvolve: ``initial.py`` + ``evaluate.py``, the scorer run as a script
+  (+ optional run configs ``*.yaml`` and ``run_evo.py``, read, never shipped).
 
 Everything is checked up front (markers, scorer entry points, types of every
 config key) so a malformed problem fails before any compute is spent, with an
@@ -24,6 +26,7 @@ from typing import Any, Literal
 
 from evolve.config.openevolve import load_openevolve_spec
 from evolve.config.problem_toml import EvaluationSpec, FilesSpec, ProblemToml
+from evolve.config.shinka import RUN_SCRIPT, load_shinka_spec, run_configs
 from evolve.config.strict import from_mapping
 from evolve.edits import MarkerError, evolve_regions
 from evolve.errors import ProblemError, UsageError
@@ -51,8 +54,8 @@ class Problem:
     scorer: str  # file name of the scorer, relative to root
     stages: tuple[Stage, ...]
     files: dict[str, bytes]
-    layout: Literal["native", "openevolve"] = "native"
-    config_file: str | None = None  # an OpenEvolve folder's config, relative to root
+    layout: Literal["native", "openevolve", "shinka"] = "native"
+    config_file: str | None = None  # an OpenEvolve or ShinkaEvolve config, relative to root
     visible: tuple[str, ...] = ()  # files the candidate may read ([files] candidate_visible)
     # The scorer defines evaluate_holdout(program_path): a held-out scorer, run
     # only for new bests and by `evolve verify`, whose results no prompt sees.
@@ -88,10 +91,11 @@ class Problem:
 
 
 def load_problem(path: str | Path, config: str | None = None) -> Problem:
-    """Load and validate the problem folder at ``path`` (either layout).
+    """Load and validate the problem folder at ``path`` (any layout).
 
     ``config``: an OpenEvolve folder's config file other than config.yaml (its
-    READMEs' ``--config config_phase_1.yaml``), a file in the folder, so that a
+    READMEs' ``--config config_phase_1.yaml``), or a ShinkaEvolve folder's run
+    config (``--config shinka_small.yaml``), a file in the folder, so that a
     run's copy of the folder holds it."""
     root = Path(path)
     if not root.is_dir():
@@ -114,10 +118,86 @@ def load_problem(path: str | Path, config: str | None = None) -> Problem:
             "programs only so far (other languages are planned); nothing is wrong with the "
             "folder itself"
         )
+    if (root / SHINKA_SCORER).is_file() and (root / "initial.py").is_file():
+        return _load_shinka(root, config)
+    seeds = sorted(p.name for p in root.glob("initial.*") if p.suffix != ".py")
+    if (root / SHINKA_SCORER).is_file() and seeds:
+        raise ProblemError(
+            f"{root}: a ShinkaEvolve folder whose seed is {seeds[0]}: evolve evolves Python "
+            "programs only so far (other languages are planned); nothing is wrong with the "
+            "folder itself"
+        )
     raise ProblemError(
         f"{root}: no problem.toml found. A problem folder holds problem.toml, initial.py "
-        "and scorer.py (or OpenEvolve's initial_program.py + evaluator.py)."
+        "and scorer.py (or OpenEvolve's initial_program.py + evaluator.py, or "
+        "ShinkaEvolve's initial.py + evaluate.py)."
     )
+
+
+SHINKA_SCORER = "evaluate.py"  # run as a script: ``python evaluate.py --program_path ...``
+_SHINKA_STAGES = (Stage("__main__"),)  # evaluators._shinka.SCRIPT_STAGE
+
+
+def _load_shinka(root: Path, config: str | None) -> Problem:
+    """A ShinkaEvolve folder: its evaluate.py is run as a script on each
+    candidate (one stage, ``__main__``); its run configs, run_evo.py (which
+    imports ShinkaEvolve's runner), notebooks and README stay out of the sandbox."""
+    config_name = _shinka_config_name(root, config)
+    spec = _with_requirements_file(root, load_shinka_spec(root, config_name))
+    initial_path = root / "initial.py"
+    initial_code = _marked_seed(initial_path)
+    ipynb = {str(p.relative_to(root)) for p in root.rglob("*.ipynb")}
+    launch = {RUN_SCRIPT, *run_configs(root), *([config_name] if config_name else [])}
+    files = _collect_files(root, exclude={"initial.py", *launch, *ipynb}, keep=set())
+    files = _apply_file_rules(root, files, spec.files)
+    return Problem(
+        root=root.resolve(),
+        spec=spec,
+        initial_code=initial_code,
+        initial_path=initial_path,
+        scorer=SHINKA_SCORER,
+        stages=_SHINKA_STAGES,
+        files=files,
+        layout="shinka",
+        config_file=config_name,
+    )
+
+
+def _shinka_config_name(root: Path, config: str | None) -> str | None:
+    """The run config whose ``db_config`` applies: ``--config`` as given, else
+    the folder's only *.yaml with a ShinkaEvolve section; none when there are
+    several (ShinkaEvolve's run_evo.py is told which: so is evolve, by --config)."""
+    if config is not None:
+        return _config_name(root, config)
+    found = run_configs(root)
+    if len(found) > 1:
+        log.info(
+            "%s: several ShinkaEvolve run configs (%s): none applies; pass --config NAME "
+            "for its db_config",
+            root,
+            ", ".join(found),
+        )
+    return found[0] if len(found) == 1 else None
+
+
+def _marked_seed(initial_path: Path) -> str:
+    """The seed's code, checked to parse and to mark what evolves."""
+    initial_code = initial_path.read_text(encoding="utf-8")
+    try:
+        ast.parse(initial_code, filename=str(initial_path))
+    except SyntaxError as exc:
+        raise ProblemError(
+            f"{initial_path}:{exc.lineno}: the seed does not parse: {exc.msg}"
+        ) from None
+    try:
+        if not evolve_regions(initial_code, source=str(initial_path)):
+            raise MarkerError(f"{initial_path}: no EVOLVE-BLOCK")
+    except MarkerError as exc:
+        raise ProblemError(
+            f"{exc}. Mark the code evolution may change with lines "
+            "'# EVOLVE-BLOCK-START' and '# EVOLVE-BLOCK-END'."
+        ) from exc
+    return initial_code
 
 
 def _config_name(root: Path, config: str | None) -> str:
