@@ -178,6 +178,7 @@ def evaluate_spec(spec: dict[str, Any]) -> dict[str, Any]:
     objective = str(spec.get("objective", "score"))
     maximize = bool(spec.get("maximize", True))
     memory_mb = int(spec.get("memory_mb", 0))
+    fallback = str(spec.get("fallback", "none"))
 
     # The scorer runs in the problem folder's (read-only) copy, as OpenEvolve's
     # do in theirs, so a relative path reaches its data; the candidate's
@@ -198,6 +199,7 @@ def evaluate_spec(spec: dict[str, Any]) -> dict[str, Any]:
         return envelope.make_envelope(module.status, module.reason, artifacts=module.artifacts)
     metrics: dict[str, float] = {}
     artifacts: dict[str, str] = {}
+    flags: set[str] = set()  # metrics returned as booleans
     for index, (function, threshold) in enumerate(stages):
         where = f"{scorer}:{function}"
         target = getattr(module, function, None)
@@ -217,6 +219,7 @@ def evaluate_spec(spec: dict[str, Any]) -> dict[str, Any]:
             outcome = _failure(exc, where + "()", memory_mb)
         metrics.update(outcome.metrics)
         artifacts.update(outcome.artifacts)
+        flags |= outcome.booleans
         if outcome.status != Status.OK:
             return envelope.make_envelope(
                 outcome.status, outcome.reason, metrics, artifacts, index + 1
@@ -224,20 +227,46 @@ def evaluate_spec(spec: dict[str, Any]) -> dict[str, Any]:
         if threshold is None or index == len(stages) - 1:
             continue
         value = outcome.metrics.get(objective)
+        if value is None and fallback == "mean":  # OpenEvolve's threshold rule
+            numbers = [v for k, v in outcome.metrics.items() if k != "error"]
+            value = sum(numbers) / len(numbers) if numbers else None
         if value is None:
             artifacts["cascade"] = (
                 f"stopped after stage {index + 1}: {function}() returned no {objective!r} "
                 f"metric to compare with the threshold {threshold:g}"
             )
-            return envelope.make_envelope(Status.OK, "", metrics, artifacts, index + 1)
+            return _finish(metrics, artifacts, index + 1, spec, flags)
         if not _passes(value, float(threshold), maximize):
             side = "below" if maximize else "above"
             artifacts["cascade"] = (
                 f"stopped after stage {index + 1}: {objective}={value:g} is {side} "
                 f"the threshold {threshold:g}"
             )
-            return envelope.make_envelope(Status.OK, "", metrics, artifacts, index + 1)
-    return envelope.make_envelope(Status.OK, "", metrics, artifacts, len(stages))
+            return _finish(metrics, artifacts, index + 1, spec, flags)
+    return _finish(metrics, artifacts, len(stages), spec, flags)
+
+
+def _finish(
+    metrics: dict[str, float],
+    artifacts: dict[str, str],
+    reached: int,
+    spec: dict[str, Any],
+    flags: set[str],
+) -> dict[str, Any]:
+    """The OK envelope; without the objective, under ``fallback = "mean"``, the
+    objective is OpenEvolve's fitness rule made explicit: the mean of the numeric
+    metrics, flags (booleans) and feature metrics left out, noted in an artifact."""
+    objective = str(spec.get("objective", "score"))
+    if objective not in metrics and spec.get("fallback") == "mean":
+        left_out = set(spec.get("features", [])) | flags
+        used = sorted(k for k in metrics if k not in left_out)
+        if used:
+            metrics[objective] = sum(metrics[k] for k in used) / len(used)
+            artifacts["objective"] = (
+                f"{objective}: not returned; the mean of {', '.join(used)} (OpenEvolve's "
+                "rule: flags and feature metrics left out)"
+            )
+    return envelope.make_envelope(Status.OK, "", metrics, artifacts, reached)
 
 
 def compat_dir() -> str | None:

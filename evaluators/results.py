@@ -46,6 +46,7 @@ class Outcome:
     reason: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
+    booleans: frozenset[str] = frozenset()  # metrics that came as True/False (flags)
 
 
 def short_repr(value: Any) -> str:
@@ -118,6 +119,7 @@ def _split(
     metrics: dict[str, float] = {}
     artifacts: dict[str, str] = {}
     bad: list[str] = []
+    flags: set[str] = set()
     for key, raw in metrics_in.items():
         if problem := _bad_name(key, where):
             return Outcome(Status.ERROR, problem)
@@ -127,6 +129,7 @@ def _split(
             continue
         if isinstance(raw, bool):
             metrics[key] = float(raw)
+            flags.add(key)
             continue
         if not isinstance(raw, int | float):
             return Outcome(
@@ -158,7 +161,7 @@ def _split(
             metrics,
             artifacts,
         )
-    return Outcome(Status.OK, "", metrics, artifacts)
+    return Outcome(Status.OK, "", metrics, artifacts, frozenset(flags))
 
 
 def _bad_name(key: Any, where: str) -> str:

@@ -7,7 +7,7 @@ the limits) and nothing else: workers never see the database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from evaluators.contract import Status
 
@@ -85,6 +85,7 @@ class Stage:
 # stages, if any: the score evolution sees) or ``holdout`` (the held-out scorer,
 # ``evaluate_holdout(program_path)``: data no prompt ever sees, one stage).
 Entry = Literal["evaluate", "holdout"]
+ObjectiveFallback = Literal["none", "mean"]
 HOLDOUT_FUNCTION = "evaluate_holdout"
 HOLDOUT_STAGES: tuple[Stage, ...] = (Stage(HOLDOUT_FUNCTION),)
 
@@ -115,6 +116,26 @@ class EvalJob:
     # alone where the sandbox can separate them (see Guarantees.hidden_scorer_files).
     visible: tuple[str, ...] = ()
     entry: Entry = "evaluate"
+    # When the scorer returns no ``objective``: "none" (invalid) or "mean"
+    # (OpenEvolve's rule, applied by the harness; ``feature_metrics`` are
+    # left out of that mean, as OpenEvolve leaves its feature dimensions out).
+    objective_fallback: ObjectiveFallback = "none"
+    feature_metrics: tuple[str, ...] = ()
+
+    def harness_spec(self, work_dir: str, memory_mb: int) -> dict[str, Any]:
+        """What the harness needs of this job, the same in every sandbox;
+        ``work_dir``: where the sandbox put the problem's files and the program."""
+        return {
+            "work_dir": work_dir,
+            "scorer": self.scorer,
+            "program": f"{work_dir.rstrip('/')}/{self.program_name}",
+            "stages": [[s.function, s.threshold] for s in self.stages],
+            "objective": self.objective,
+            "maximize": self.maximize,
+            "fallback": self.objective_fallback,
+            "features": list(self.feature_metrics),
+            "memory_mb": memory_mb,
+        }
 
     def __post_init__(self) -> None:
         if self.entry == "holdout":

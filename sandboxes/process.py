@@ -281,15 +281,7 @@ class ProcessSandbox:
             "require": require,
             "limits": asdict(limits),
             "env": self._env(scratch, max(1, int(limits.resources.cpus)), limits.resources.gpus),
-            "harness": {
-                "work_dir": work,
-                "scorer": job.scorer,
-                "program": os.path.join(work, job.program_name),
-                "stages": [[s.function, s.threshold] for s in job.stages],
-                "objective": job.objective,
-                "maximize": job.maximize,
-                "memory_mb": limits.resources.memory_mb,
-            },
+            "harness": job.harness_spec(work, limits.resources.memory_mb),
         }
 
     def _env(self, scratch: str, threads: int, gpus: int) -> dict[str, str]:

@@ -87,6 +87,8 @@ class Problem:
             limits=self.limits(),
             visible=self.visible,
             entry=entry,
+            objective_fallback=self.spec.objective.fallback,
+            feature_metrics=tuple(d.name for d in self.spec.database.feature_dimensions),
         )
 
 

@@ -30,7 +30,10 @@ class ObjectiveSpec:
     direction: Literal["maximize", "minimize"] = "maximize"
     target: float | None = None  # stop the run once the best score reaches it
     # When the scorer returns no `metric`: "none" marks the program invalid,
-    # "mean" uses the mean of the numeric metrics (OpenEvolve's rule).
+    # "mean" uses the mean of the numeric metrics, booleans and feature metrics
+    # left out (OpenEvolve's rule; the harness computes it and says so in the
+    # "objective" artifact); cascade thresholds then compare the mean of the
+    # stage's metrics but "error", as OpenEvolve's do.
     fallback: Literal["none", "mean"] = "none"
 
     @property

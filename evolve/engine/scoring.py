@@ -30,10 +30,7 @@ def score_result(result: EvalResult, objective: ObjectiveSpec) -> Scored:
     """Score and fitness (higher is better) of ``result``; None unless OK."""
     if result.status != Status.OK:
         return Scored(result.status, None, None, result.reason)
-    value = result.metrics.get(objective.metric)
-    if value is None and objective.fallback == "mean":
-        numbers = [v for v in result.metrics.values() if isinstance(v, int | float)]
-        value = sum(numbers) / len(numbers) if numbers else None
+    value = result.metrics.get(objective.metric)  # a "mean" fallback is the harness's
     if value is None:
         names = ", ".join(sorted(result.metrics)) or "none"
         return Scored(

@@ -257,15 +257,7 @@ class DockerSandbox:
             "require": ["processes", "uid", "syscalls", "hidden_files"],
             "limits": asdict(limits),
             "env": env,
-            "harness": {
-                "work_dir": work,
-                "scorer": job.scorer,
-                "program": f"{work}/{job.program_name}",
-                "stages": [[s.function, s.threshold] for s in job.stages],
-                "objective": job.objective,
-                "maximize": job.maximize,
-                "memory_mb": limits.resources.memory_mb,
-            },
+            "harness": job.harness_spec(work, limits.resources.memory_mb),
         }
 
     def _run_in(self, container: WarmContainer, job: EvalJob) -> tuple[EvalResult, bool]:
