@@ -223,6 +223,9 @@ def ensure_local_packages(
     folder = root / key
     with open(root / f"{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        for stale in root.glob(f"{key}.*"):  # an install killed part-way (we hold the lock)
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
         if not (folder / ".complete").is_file():
             building = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=root))
             try:
