@@ -191,8 +191,9 @@ def load_shinka_spec(root: Path, config_name: str | None = None) -> ProblemToml:
     data, ignored = translate_shinka_config(
         db_config, root.resolve().name, timeout_s or DEFAULT_TIMEOUT_S
     )
-    seen = (str(source), repr(sorted(ignored + ignored_sections)))
-    if seen not in _reported:  # once per process and config (a run loads its copy too)
+    # once per process and config: a run loads the folder, then its own copy
+    seen = (config_name or RUN_SCRIPT, repr(sorted(ignored + ignored_sections)))
+    if seen not in _reported:
         _reported.add(seen)
         if ignored:
             log.info(

@@ -365,3 +365,15 @@ def test_early_stopping_and_shinkas_llm_stack_are_refused_clearly(
     (folder / "evaluate.py").write_text("from shinka.core import ShinkaEvolveRunner\n")
     result = sandbox.run(load_problem(folder).make_job("c", SEED))
     assert "shinka.core.ShinkaEvolveRunner is not available" in result.reason
+
+
+def test_ignored_keys_are_said_once_for_the_folder_and_its_runs_copy(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = _folder(tmp_path, "print('hi')\n")
+    (folder / "run.yaml").write_text("db_config:\n  stagnation_threshold: 7\nevo_config: {}\n")
+    with caplog.at_level(logging.INFO):
+        load_problem(folder)
+        load_problem(shutil.copytree(folder, tmp_path / "run" / "problem"))
+    assert caplog.text.count("db_config.stagnation_threshold") == 1
+    assert caplog.text.count("evo_config") == 1
