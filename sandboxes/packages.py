@@ -50,6 +50,7 @@ __all__ = [
     "ensure_local_packages",
     "install_packages",
     "installed_distributions",
+    "merge_requirements",
     "parse_requirements",
     "requirements_hash",
 ]
@@ -93,6 +94,13 @@ def parse_requirements(lines: Iterable[str], source: str) -> tuple[str, ...]:
             continue
         found.append(str(requirement))
     return tuple(found)
+
+
+def merge_requirements(first: Sequence[str], then: Sequence[str]) -> tuple[str, ...]:
+    """``first``, then the lines of ``then`` naming a package ``first`` does not."""
+    named = {canonicalize_name(Requirement(line).name) for line in first}
+    extra = [line for line in then if canonicalize_name(Requirement(line).name) not in named]
+    return (*first, *extra)
 
 
 def installed_distributions(paths: Sequence[str] | None = None) -> dict[str, str]:

@@ -67,8 +67,12 @@ _RUN_SETTINGS = {
 }
 # OpenEvolve's own defaults (its openevolve/config.py) for the keys above that a
 # config.yaml leaves out, so a folder behaves as it does under OpenEvolve.
+# OpenEvolve sets no memory limit; evolve keeps one, higher than its own default
+# for these folders: JAX's CPU backend (four of the examples) needs ~4 GB of
+# address space (a crash at 1 GB).
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "evaluation": {"timeout_s": 300, "cascade": True, "thresholds": [0.5, 0.75, 0.9]},
+    "resources": {"memory_mb": 4096},
     "database": {
         "num_islands": 5,
         "migration_interval": 50,
@@ -76,6 +80,11 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "exploration_ratio": 0.2,
     },
 }
+# What every OpenEvolve install has (its own dependencies), which its examples'
+# seeds and evaluators import without naming them (tqdm, in four of them): the
+# folder's scorer packages, beside its requirements.txt. openai, flask and dacite,
+# its LLM and web stack, are left out.
+ENVIRONMENT_PACKAGES = ("numpy", "PyYAML", "tqdm")
 # OpenEvolve's built-in features, as ours: "complexity" is its code length;
 # "diversity" (edit distance to a reference set) and "score" have no cell meaning here.
 _OPENEVOLVE_FEATURES = {"complexity": "code_length", "diversity": None, "score": None}
@@ -93,6 +102,7 @@ def translate_openevolve_config(
         "name": name,
         "objective": {"metric": "combined_score", "direction": "maximize", "fallback": "mean"},
         **{section: dict(values) for section, values in _DEFAULTS.items()},
+        "sandbox": {"requirements": list(ENVIRONMENT_PACKAGES)},
     }
     ignored: list[str] = []
     for section, value in config.items():

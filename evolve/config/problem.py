@@ -31,7 +31,7 @@ from evolve.config.strict import from_mapping
 from evolve.edits import MarkerError, evolve_regions
 from evolve.errors import ProblemError, UsageError
 from sandboxes.job import HOLDOUT_FUNCTION, Entry, EvalJob, Limits, Stage
-from sandboxes.packages import parse_requirements
+from sandboxes.packages import merge_requirements, parse_requirements
 
 __all__ = ["Problem", "load_problem"]
 
@@ -145,7 +145,7 @@ def _load_shinka(root: Path, config: str | None) -> Problem:
     candidate (one stage, ``__main__``); its run configs, run_evo.py (which
     imports ShinkaEvolve's runner), notebooks and README stay out of the sandbox."""
     config_name = _shinka_config_name(root, config)
-    spec = _with_requirements_file(root, load_shinka_spec(root, config_name))
+    spec = _with_requirements_file(root, load_shinka_spec(root, config_name), native=False)
     initial_path = root / "initial.py"
     initial_code = _marked_seed(initial_path)
     ipynb = {str(p.relative_to(root)) for p in root.rglob("*.ipynb")}
@@ -264,7 +264,7 @@ def _assemble(
         )
     names = _scorer_functions(scorer_path)
     stages = _stages(scorer_path, names, spec.evaluation, strict=layout == "native")
-    spec = _with_requirements_file(root, spec)
+    spec = _with_requirements_file(root, spec, native=layout == "native")
     # OpenEvolve's evaluators may read their own section of config.yaml: it ships
     files = _collect_files(
         root, exclude={initial_name}, keep={"config.yaml"} if layout == "openevolve" else set()
@@ -285,9 +285,11 @@ def _assemble(
     )
 
 
-def _with_requirements_file(root: Path, spec: ProblemToml) -> ProblemToml:
+def _with_requirements_file(root: Path, spec: ProblemToml, native: bool = True) -> ProblemToml:
     """``spec`` with the scorer packages of the folder's requirements.txt (the
-    file OpenEvolve's examples ship) as its ``[sandbox] requirements``."""
+    file OpenEvolve's examples ship) as its ``[sandbox] requirements``. A peer's
+    folder (``native`` false) has no problem.toml: its spec's requirements are
+    what the peer's own install always provides, kept unless the file names them."""
     path = root / REQUIREMENTS_FILE
     if not path.is_file():
         return spec
@@ -295,14 +297,15 @@ def _with_requirements_file(root: Path, spec: ProblemToml) -> ProblemToml:
         lines = parse_requirements(path.read_text(encoding="utf-8").splitlines(), str(path))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProblemError(str(exc)) from None
-    if spec.sandbox.requirements and lines:
+    if native and spec.sandbox.requirements and lines:
         raise ProblemError(
             f"{root}: the scorer's packages are named twice, in problem.toml's [sandbox] "
             f"requirements and in {REQUIREMENTS_FILE}; keep one of them"
         )
     if not lines:
         return spec
-    sandbox = dataclasses.replace(spec.sandbox, requirements=lines)
+    merged = merge_requirements(lines, spec.sandbox.requirements)
+    sandbox = dataclasses.replace(spec.sandbox, requirements=merged)
     return dataclasses.replace(spec, sandbox=sandbox)
 
 

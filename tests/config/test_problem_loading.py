@@ -253,6 +253,19 @@ def test_openevolve_defaults_apply_and_its_config_ships(tmp_path: Path) -> None:
     assert problem.spec.database.num_islands == 5
     assert problem.spec.database.migration_interval == 50
     assert "config.yaml" in problem.files  # evaluators read their own section of it
+    assert problem.spec.resources.memory_mb == 4096  # OpenEvolve has no limit; JAX needs ~4 GB
+    # what every OpenEvolve install has: its seeds import tqdm without naming it
+    assert problem.spec.sandbox.requirements == ("numpy", "PyYAML", "tqdm")
+
+
+def test_an_openevolve_requirements_txt_comes_first_and_is_not_repeated(tmp_path: Path) -> None:
+    root = tmp_path / "oe"
+    root.mkdir()
+    (root / "initial_program.py").write_text(SEED)
+    (root / "evaluator.py").write_text(SCORER)
+    (root / "requirements.txt").write_text("numpy>=1.22.0\nscipy\nopenevolve\n")
+    problem = load_problem(root)
+    assert problem.spec.sandbox.requirements == ("numpy>=1.22.0", "scipy", "PyYAML", "tqdm")
 
 
 def test_an_openevolve_folder_with_a_seed_in_another_language_says_so(tmp_path: Path) -> None:
