@@ -28,6 +28,10 @@ from evolve.records import Program, Status
 __all__ = ["BuiltPrompt", "PromptBuilder", "objective_phrase"]
 MIN_ARTIFACT_CHARS = 80  # below this an artifact says nothing; drop it instead
 
+# Metrics named "private.<key>" are stored and reported but never shown to the
+# LLM (ShinkaEvolve's private metrics; any scorer may use the prefix).
+PRIVATE_METRIC_PREFIX = "private."
+
 
 @dataclass(frozen=True)
 class BuiltPrompt:
@@ -119,7 +123,7 @@ class PromptBuilder:
             text += f", status {program.status}"
             if program.reason:
                 text += f" ({_defang(program.reason[:300])})"
-        names = sorted(program.metrics)
+        names = sorted(n for n in program.metrics if not n.startswith(PRIVATE_METRIC_PREFIX))
         shown = names[: self.limits.max_metrics]
         if shown:
             pairs = ", ".join(f"{n}={format_number(program.metrics[n])}" for n in shown)

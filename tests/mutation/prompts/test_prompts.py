@@ -170,3 +170,13 @@ def test_prompt_size_is_bounded_and_the_parent_always_whole_and_last(
         assert built.over_limit and text == minimal
     assert extract_programs(text)[0] == code
     assert FENCE.findall(text)[-1] == "```python parent"
+
+
+def test_private_metrics_are_never_shown_to_the_llm() -> None:
+    builder = PromptBuilder(SYSTEM)
+    program = dataclasses.replace(
+        PARENT, metrics={"combined_score": 0.5, "private.reference_gap": 0.125, "num": 3.0}
+    )
+    line = builder.summary(program)
+    assert "combined_score=0.5" in line and "num=3" in line
+    assert "private" not in line and "0.125" not in line
