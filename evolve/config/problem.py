@@ -182,8 +182,11 @@ def _shinka_config_name(root: Path, config: str | None) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-def _marked_seed(initial_path: Path) -> str:
-    """The seed's code, checked to parse and to mark what evolves."""
+def _marked_seed(initial_path: Path, whole_file: bool = False) -> str:
+    """The seed's code, checked to parse and to mark what evolves; with
+    ``whole_file`` (OpenEvolve's rule) a seed without markers evolves whole."""
+    if not initial_path.is_file():
+        raise ProblemError(f"{initial_path}: missing; write the seed program there")
     initial_code = initial_path.read_text(encoding="utf-8")
     try:
         ast.parse(initial_code, filename=str(initial_path))
@@ -192,6 +195,8 @@ def _marked_seed(initial_path: Path) -> str:
             f"{initial_path}:{exc.lineno}: the seed does not parse: {exc.msg}"
         ) from None
     try:
+        if not evolve_regions(initial_code, source=str(initial_path)) and whole_file:
+            return _whole_file_block(initial_code, initial_path)
         if not evolve_regions(initial_code, source=str(initial_path)):
             raise MarkerError(f"{initial_path}: no EVOLVE-BLOCK")
     except MarkerError as exc:
@@ -238,25 +243,7 @@ def _assemble(
     config_name: str = "config.yaml",
 ) -> Problem:
     initial_path = root / initial_name
-    if not initial_path.is_file():
-        raise ProblemError(f"{initial_path}: missing; write the seed program there")
-    initial_code = initial_path.read_text(encoding="utf-8")
-    try:
-        ast.parse(initial_code, filename=str(initial_path))
-    except SyntaxError as exc:
-        raise ProblemError(
-            f"{initial_path}:{exc.lineno}: the seed does not parse: {exc.msg}"
-        ) from None
-    try:
-        if not evolve_regions(initial_code, source=str(initial_path)) and layout == "openevolve":
-            initial_code = _whole_file_block(initial_code, initial_path)
-        elif not evolve_regions(initial_code, source=str(initial_path)):
-            raise MarkerError(f"{initial_path}: no EVOLVE-BLOCK")
-    except MarkerError as exc:
-        raise ProblemError(
-            f"{exc}. Mark the code evolution may change with lines "
-            "'# EVOLVE-BLOCK-START' and '# EVOLVE-BLOCK-END'."
-        ) from exc
+    initial_code = _marked_seed(initial_path, whole_file=layout == "openevolve")
     scorer_path = root / scorer_name
     if not scorer_path.is_file():
         raise ProblemError(
