@@ -113,13 +113,8 @@ def load_problem(path: str | Path, config: str | None = None) -> Problem:
         name = _config_name(root, config)
         spec = load_openevolve_spec(root, name)
         return _assemble(root, spec, "initial_program.py", "evaluator.py", "openevolve", name)
-    seeds = sorted(p.name for p in root.glob("initial_program.*") if p.suffix != ".py")
-    if (root / "evaluator.py").is_file() and seeds:
-        raise ProblemError(
-            f"{root}: an OpenEvolve folder whose seed is {seeds[0]}: evolve evolves Python "
-            "programs only so far (other languages are planned); nothing is wrong with the "
-            "folder itself"
-        )
+    if (root / "evaluator.py").is_file():
+        _refuse_openevolve_seed(root)
     if (root / SHINKA_SCORER).is_file() and (root / "initial.py").is_file():
         return _load_shinka(root, config)
     seeds = sorted(p.name for p in root.glob("initial.*") if p.suffix != ".py")
@@ -205,6 +200,31 @@ def _marked_seed(initial_path: Path, whole_file: bool = False) -> str:
             "'# EVOLVE-BLOCK-START' and '# EVOLVE-BLOCK-END'."
         ) from exc
     return initial_code
+
+
+def _refuse_openevolve_seed(root: Path) -> None:
+    """An evaluator.py without an initial_program.py evolve can read: say why."""
+    folders = [p.name for p in root.glob("initial_program*") if p.is_dir()]
+    if folders:
+        raise ProblemError(
+            f"{root}: an OpenEvolve folder whose seed is the folder {folders[0]}/ (a program "
+            "of several files): evolve evolves one file so far; nothing is wrong with the "
+            "folder itself"
+        )
+    seeds = sorted(p.name for p in root.glob("initial_program.*") if p.suffix != ".py")
+    if seeds:
+        raise ProblemError(
+            f"{root}: an OpenEvolve folder whose seed is {seeds[0]}: evolve evolves Python "
+            "programs only so far (other languages are planned); nothing is wrong with the "
+            "folder itself"
+        )
+    others = sorted(p.name for p in root.glob("*.py") if "program" in p.stem)
+    if others:
+        raise ProblemError(
+            f"{root}: an OpenEvolve folder without initial_program.py; OpenEvolve's command "
+            f"line names the seed ({others[0]} here?), evolve reads initial_program.py: "
+            f"copy {others[0]} to initial_program.py"
+        )
 
 
 def _config_name(root: Path, config: str | None) -> str:

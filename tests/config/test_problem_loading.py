@@ -277,6 +277,20 @@ def test_an_openevolve_folder_with_a_seed_in_another_language_says_so(tmp_path: 
         load_problem(root)
 
 
+def test_openevolve_folders_evolve_cannot_read_say_why(tmp_path: Path) -> None:
+    several = tmp_path / "tsp"
+    (several / "initial_program").mkdir(parents=True)  # OpenEvolve's tsp_tour_minimization
+    (several / "evaluator.py").write_text(SCORER)
+    with pytest.raises(ProblemError, match=r"the folder initial_program/ \(a program of several"):
+        load_problem(several)
+    named = tmp_path / "sld"
+    named.mkdir()  # its sldbench: the command line names init_program.py
+    (named / "init_program.py").write_text(SEED)
+    (named / "evaluator.py").write_text(SCORER)
+    with pytest.raises(ProblemError, match=r"copy init_program\.py to initial_program\.py"):
+        load_problem(named)
+
+
 def test_an_openevolve_seed_without_markers_evolves_as_a_whole(tmp_path: Path) -> None:
     root = tmp_path / "oe"
     root.mkdir()
