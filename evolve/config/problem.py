@@ -22,7 +22,7 @@ import logging
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from evolve.config.openevolve import load_openevolve_spec
 from evolve.config.problem_toml import EvaluationSpec, FilesSpec, ProblemToml
@@ -202,7 +202,7 @@ def _marked_seed(initial_path: Path, whole_file: bool = False) -> str:
     return initial_code
 
 
-def _refuse_openevolve_seed(root: Path) -> None:
+def _refuse_openevolve_seed(root: Path) -> NoReturn:
     """An evaluator.py without an initial_program.py evolve can read: say why."""
     folders = [p.name for p in root.glob("initial_program*") if p.is_dir()]
     if folders:
@@ -219,12 +219,12 @@ def _refuse_openevolve_seed(root: Path) -> None:
             "folder itself"
         )
     others = sorted(p.name for p in root.glob("*.py") if "program" in p.stem)
-    if others:
-        raise ProblemError(
-            f"{root}: an OpenEvolve folder without initial_program.py; OpenEvolve's command "
-            f"line names the seed ({others[0]} here?), evolve reads initial_program.py: "
-            f"copy {others[0]} to initial_program.py"
-        )
+    guess = f" ({others[0]} here?)" if others else ""
+    raise ProblemError(
+        f"{root}: an OpenEvolve folder without initial_program.py; OpenEvolve's command "
+        f"line names the seed{guess}, evolve reads initial_program.py, a Python program: "
+        f"copy {others[0] if others else 'the seed'} to initial_program.py"
+    )
 
 
 def _config_name(root: Path, config: str | None) -> str:
