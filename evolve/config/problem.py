@@ -142,7 +142,7 @@ def _load_shinka(root: Path, config: str | None) -> Problem:
     config_name = _shinka_config_name(root, config)
     spec = _with_requirements_file(root, load_shinka_spec(root, config_name), native=False)
     initial_path = root / "initial.py"
-    initial_code = _marked_seed(initial_path)
+    initial_code = _marked_seed(initial_path, whole_file=True)  # its "full" rewrites
     ipynb = {str(p.relative_to(root)) for p in root.rglob("*.ipynb")}
     launch = {RUN_SCRIPT, *run_configs(root), *([config_name] if config_name else [])}
     files = _collect_files(root, exclude={"initial.py", *launch, *ipynb}, keep=set())
@@ -320,7 +320,7 @@ def _whole_file_block(code: str, path: Path) -> str:
     """An OpenEvolve seed without EVOLVE-BLOCK markers: OpenEvolve evolves the
     whole file, so the seed program is the file inside one block (two comment
     lines more; the file itself is left as it is)."""
-    log.info("%s: no EVOLVE-BLOCK markers: the whole file evolves, as under OpenEvolve", path)
+    log.info("%s: no EVOLVE-BLOCK markers: the whole file evolves, as under its framework", path)
     body = code if code.endswith("\n") or not code else code + "\n"
     return f"# EVOLVE-BLOCK-START\n{body}# EVOLVE-BLOCK-END\n"
 

@@ -349,3 +349,13 @@ def test_the_ignored_keys_are_reported_once_per_config(
         load_problem(copy)
     warnings = [r for r in caplog.records if "max_code_length" in r.getMessage()]
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+
+
+def test_a_shinkaevolve_seed_without_markers_evolves_as_a_whole(tmp_path: Path) -> None:
+    root = tmp_path / "shinka"
+    root.mkdir()  # its novelty_generator: no markers, evolved by full rewrites
+    (root / "initial.py").write_text("def run_experiment():\n    return 1\n")
+    (root / "evaluate.py").write_text("print('scored')\n")
+    problem = load_problem(root)
+    assert problem.layout == "shinka"
+    assert problem.initial_code.startswith("# EVOLVE-BLOCK-START\ndef run_experiment")
