@@ -36,6 +36,7 @@ __all__ = [
     "ImageError",
     "base_tag",
     "build_image",
+    "build_over",
     "docker_client",
     "ensure_image",
     "image_tag",
@@ -159,7 +160,6 @@ def _build_base(client: Any, mode: BuildMode) -> str:
 
 
 def _build_overlay(client: Any, base: str, tag: str) -> None:
-    import docker
 
     with tempfile.TemporaryDirectory(prefix="evolve-image-") as tmp:
         context = Path(tmp)
@@ -167,13 +167,21 @@ def _build_overlay(client: Any, base: str, tag: str) -> None:
         shutil.copytree(
             EVALUATORS, context / "evaluators", ignore=shutil.ignore_patterns("__pycache__")
         )
-        try:
-            client.images.build(
-                path=str(context), tag=tag, buildargs={"BASE": base}, rm=True, forcerm=True
-            )
-        except docker.errors.BuildError as exc:
-            lines = [str(c.get("stream", c.get("error", ""))).rstrip() for c in exc.build_log]
-            raise ImageError(f"building {tag} failed: {exc}\n" + "\n".join(lines[-15:])) from exc
+        build_over(client, context, base, tag)
+
+
+def build_over(client: Any, context: Path, base: str, tag: str) -> None:
+    """Build ``context`` (its Dockerfile takes ``ARG BASE``) over ``base`` as
+    ``tag`` with the classic builder; a failure names the build's last lines."""
+    import docker
+
+    try:
+        client.images.build(
+            path=str(context), tag=tag, buildargs={"BASE": base}, rm=True, forcerm=True
+        )
+    except docker.errors.BuildError as exc:
+        lines = [str(c.get("stream", c.get("error", ""))).rstrip() for c in exc.build_log]
+        raise ImageError(f"building {tag} failed: {exc}\n" + "\n".join(lines[-15:])) from exc
 
 
 def build_image(mode: BuildMode = "auto", force: bool = False, client: Any = None) -> str:

@@ -25,7 +25,7 @@ import docker
 from packaging.utils import canonicalize_name
 
 from sandboxes.docker.build_offline import wheel_platforms
-from sandboxes.docker.image import ImageError, docker_client, resolve_image
+from sandboxes.docker.image import ImageError, build_over, docker_client, resolve_image
 from sandboxes.packages import install_packages, requirements_hash
 
 __all__ = [
@@ -102,13 +102,7 @@ def packages_image(client: Any, image: str, requirements: Sequence[str]) -> str:
         label = json.dumps(" ".join(requirements))  # a JSON string is a Dockerfile string
         dockerfile = _DOCKERFILE + f"LABEL org.evolve.scorer-packages={label}\n"
         (context / "Dockerfile").write_text(dockerfile, encoding="utf-8")
-        try:
-            client.images.build(
-                path=str(context), tag=tag, buildargs={"BASE": image}, rm=True, forcerm=True
-            )
-        except docker.errors.BuildError as exc:
-            lines = [str(c.get("stream", c.get("error", ""))).rstrip() for c in exc.build_log]
-            raise ImageError(f"building {tag} failed: {exc}\n" + "\n".join(lines[-15:])) from exc
+        build_over(client, context, image, tag)
         shutil.rmtree(packages, ignore_errors=True)
     log.info("sandbox image with the scorer's packages: %s", tag)
     return tag
