@@ -104,8 +104,8 @@ class ProcessSandbox:
         # the problem's scorer packages, after the interpreter's own (which they
         # never replace: see sandboxes.packages)
         packages = ensure_local_packages(requirements, self._sys_path, "[sandbox] requirements")
-        if packages is not None:
-            self._sys_path.append(packages)
+        self._packages = [] if packages is None else [packages]  # also for Pythons a job starts
+        self._sys_path += self._packages
         sweep_orphans(WORKDIR_PREFIX)  # what sandboxes killed with SIGKILL left
         self._root = make_workdir(WORKDIR_PREFIX)
         self._cgroups = CpuCgroups("evolve") if os.geteuid() == 0 else None
@@ -290,7 +290,7 @@ class ProcessSandbox:
             "PATH": f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
             "HOME": scratch,
-            "PYTHONPATH": self._lib,
+            "PYTHONPATH": ":".join([self._lib, *self._packages]),
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONNOUSERSITE": "1",
         }

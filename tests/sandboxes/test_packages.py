@@ -77,6 +77,17 @@ def probe_index(wheels: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     return cache
 
 
+# OpenEvolve's evaluators often run the candidate as `python program.py`: a
+# Python the scorer starts must see the scorer's packages too.
+IN_A_SUBPROCESS = """
+import subprocess, sys
+
+def evaluate(program_path):
+    done = subprocess.run([sys.executable, "-c", "import evolve_probe_pkg"], capture_output=True)
+    return {"score": float(done.returncode == 0)}
+"""
+
+
 def _problem(root: Path, toml_extra: str = "", requirements: str | None = None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "problem.toml").write_text(f'name = "needs-a-package"\n{toml_extra}')
@@ -166,6 +177,10 @@ def test_the_process_sandbox_installs_them_once_for_the_problem(
         PROBE_MODULE,
         f"{PROBE_MODULE}-1.0.dist-info",
     ]
+    (problem.root / "scorer.py").write_text(IN_A_SUBPROCESS)
+    started = load_problem(problem.root)
+    child = probe_box.run(started.make_job("p", started.initial_code))
+    assert child.status == Status.OK and child.metrics["score"] == 1.0, child
     stamp = (folder / ".complete").stat().st_mtime_ns
     again = ProcessSandbox(requirements=(f"{PROBE}==1.0",))  # a second run, or a Ray worker
     try:
@@ -209,6 +224,10 @@ def test_the_docker_sandbox_gets_them_in_an_image_layer(probe_index: Path, tmp_p
         result = box.run(problem.make_job("p", problem.initial_code))
         assert result.status == Status.OK, result.reason
         assert result.metrics["score"] == 1.0
+        (problem.root / "scorer.py").write_text(IN_A_SUBPROCESS)
+        started = load_problem(problem.root)
+        child = box.run(started.make_job("p", started.initial_code))
+        assert child.status == Status.OK and child.metrics["score"] == 1.0, child
         again = DockerSandbox(max_containers=1, requirements=problem.spec.sandbox.requirements)
         assert again.image == box.image  # the same layer, not built twice
         again.close()
