@@ -210,6 +210,15 @@ def _prune(target: Path, installed: set[str]) -> None:
                 os.rmdir(dirpath)  # only when empty
 
 
+def _read_only(folder: Path) -> None:
+    """Every file and folder under ``folder`` readable by all, writable by none
+    (a job's uid never owns them; without root, this stops accidents only)."""
+    for dirpath, _, filenames in os.walk(folder):
+        for name in filenames:
+            os.chmod(os.path.join(dirpath, name), 0o444)
+        os.chmod(dirpath, 0o555)
+
+
 def ensure_local_packages(
     requirements: Sequence[str], sys_path: Sequence[str], source: str
 ) -> str | None:
@@ -239,10 +248,10 @@ def ensure_local_packages(
             try:
                 install_packages(requirements, building, installed, source=source)
                 (building / ".complete").write_text(json.dumps(sorted(requirements)) + "\n")
+                _read_only(building)  # jobs share it: none may change another's packages
                 shutil.rmtree(folder, ignore_errors=True)
                 building.rename(folder)
             finally:
                 shutil.rmtree(building, ignore_errors=True)
             log.info("scorer packages ready in %s", folder)
-    os.chmod(folder, 0o755)
     return str(folder)

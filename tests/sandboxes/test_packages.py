@@ -181,6 +181,8 @@ def test_the_process_sandbox_installs_them_once_for_the_problem(
     started = load_problem(problem.root)
     child = probe_box.run(started.make_job("p", started.initial_code))
     assert child.status == Status.OK and child.metrics["score"] == 1.0, child
+    modes = [p.stat().st_mode for p in [folder, *folder.rglob("*")]]
+    assert all(mode & 0o222 == 0 and mode & 0o444 == 0o444 for mode in modes)  # shared: read-only
     stamp = (folder / ".complete").stat().st_mtime_ns
     again = ProcessSandbox(requirements=(f"{PROBE}==1.0",))  # a second run, or a Ray worker
     try:
