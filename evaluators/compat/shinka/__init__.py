@@ -15,6 +15,8 @@ __all__ = ["core"]
 
 
 def __getattr__(name: str) -> Any:
+    if name.startswith("__"):  # __version__, __wrapped__...: what tools probe for
+        raise AttributeError(name)
     raise ImportError(
         f"shinka.{name} is not available inside evolve's sandbox: evolve provides only "
         "shinka.core.run_shinka_eval (and shinka.core.wrap_eval) to scorers (install the "
