@@ -62,6 +62,15 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "sandboxes",
     ),
     "evolve.analysis": ("evolve.analysis", "evolve.store", "evolve.records", "evolve.errors"),
+    "evolve.bench": (
+        "evolve.bench",
+        "evolve.engine",
+        "evolve.analysis",
+        "evolve.config",
+        "evolve.mutation",
+        "evolve.errors",
+        "sandboxes",
+    ),
     "evolve.testing": ("evolve.testing", "evolve.edits", "evolve.mutation"),
     "evolve.cli": ("evolve", "sandboxes"),
     "evolve": ("evolve.analysis",),  # the package itself: evolve.Run, loaded on first use

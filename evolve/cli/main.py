@@ -14,7 +14,7 @@ import sys
 import traceback
 
 from evolve import __version__
-from evolve.cli import evaluate, inspect, mutator, review, run, sandbox, verify
+from evolve.cli import bench, evaluate, inspect, mutator, review, run, sandbox, verify
 from evolve.cli.terminal import PrintableFormatter, printable
 from evolve.errors import EvolveError
 
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.register(sub)
     verify.register(sub)
     review.register(sub)
+    bench.register(sub)
     return parser
 
 

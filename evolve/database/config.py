@@ -24,7 +24,7 @@ __all__ = [
     "Topology",
 ]
 
-SelectionName = Literal["rank", "uniform", "tournament", "fitness", "weighted", "mix"]
+SelectionName = Literal["rank", "uniform", "tournament", "fitness", "weighted", "mix", "seed"]
 Topology = Literal["ring", "all", "random"]
 ArchivePolicy = Literal["fitness", "crowding"]
 ObjectiveOrder = Literal["pareto", "lexicographic"]
@@ -130,7 +130,9 @@ class DatabaseConfig:
         selection: "rank" (power law over fitness ranks), "tournament",
             "uniform", "fitness" (softmax of fitness), "weighted"
             (ShinkaEvolve: sigmoid of normalised fitness times
-            1 / (1 + children)) or "mix" (see selection_mix).
+            1 / (1 + children)), "mix" (see selection_mix) or "seed" (always
+            the first program, the seed: no evolution, the best-of-N baseline
+            of ``evolve bench``).
         rank_exponent: power-law exponent of "rank" (>= 0; 0 is uniform).
         tournament_size: draws per tournament of "tournament" (>= 1).
         exploration_ratio: probability, in [0, 1], that "rank" or "tournament"

@@ -22,6 +22,7 @@ __all__ = [
     "ParentSelector",
     "Pool",
     "RankSelector",
+    "SeedSelector",
     "SoftmaxSelector",
     "TournamentSelector",
     "UniformSelector",
@@ -186,6 +187,15 @@ def weighted_rule(scores: np.ndarray, children: np.ndarray, sharpness: float) ->
     return 0.5 * (1.0 + np.tanh(0.5 * z)) / (1.0 + children)
 
 
+class SeedSelector:
+    """Always the first program the database was given, the seed, whatever the
+    island holds: every child is a child of the seed (best-of-N sampling, the
+    baseline evolution is measured against)."""
+
+    def select(self, pool: Pool, rng: np.random.Generator) -> int:
+        return 0
+
+
 class MixSelector:
     """Each draw first picks a strategy by its share, then delegates to it."""
 
@@ -203,6 +213,7 @@ _FACTORIES: dict[str, Callable[[DatabaseConfig], ParentSelector]] = {
     "tournament": lambda c: TournamentSelector(c.tournament_size, c.exploration_ratio),
     "fitness": lambda c: SoftmaxSelector(c.softmax_temperature, c.selection_window),
     "weighted": lambda c: WeightedSelector(c.weighted_lambda, c.selection_window),
+    "seed": lambda c: SeedSelector(),
 }
 
 

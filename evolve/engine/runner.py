@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from evolve.config import Problem, load_problem
-from evolve.config.overrides import apply_overrides
+from evolve.config import Problem
+from evolve.config.overrides import load_as_run
 from evolve.database import PopulationDatabase
 from evolve.engine.controller import Controller
 from evolve.engine.human import evaluate_human
@@ -62,6 +62,8 @@ class RunOptions:
     # limits set on the command line over the problem's (evolve.config.overrides)
     overrides: dict[str, float] = field(default_factory=dict)
     config: str | None = None  # an OpenEvolve folder's config file (default config.yaml)
+    # tables over the problem's ([database], [prompt], [llm]): an `evolve bench` arm
+    overlay: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -229,13 +231,14 @@ def options_from_settings(
         ray_address=ray_address or settings.get("ray_address"),
         overrides=dict(settings.get("overrides") or {}),  # none before they existed
         config=settings.get("config"),
+        overlay=dict(settings.get("overlay") or {}),
     )
 
 
 def load_with(path: Path, options: RunOptions) -> Problem:
     """The problem at ``path`` as the run's options read it: its OpenEvolve
-    config file, the limits set on the command line."""
-    return apply_overrides(load_problem(path, options.config), options.overrides)
+    config file, the limits set on the command line, its overlay."""
+    return load_as_run(path, asdict(options))
 
 
 def _log_pin_event(run_dir: Path, kind: EventKind, payload: dict[str, Any]) -> None:

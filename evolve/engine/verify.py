@@ -36,8 +36,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from evolve.config import Problem, load_problem
-from evolve.config.overrides import apply_overrides
+from evolve.config import Problem
+from evolve.config.overrides import load_as_run
 from evolve.engine.runner import sandbox_config
 from evolve.engine.scoring import score_result
 from evolve.errors import SandboxUnavailable, UsageError
@@ -134,11 +134,8 @@ def verify_run(
         if e["kind"] == EventKind.PROBLEM_CHANGED
     ]
     found.chain = store.check_chain()
-    # with the limits the run was given on its command line (run.json "overrides")
-    problem = apply_overrides(  # as the run read it (its config file and limit flags)
-        load_problem(store.problem_dir, store.settings.get("config")),
-        store.settings.get("overrides") or {},
-    )
+    # as the run read it: its config file, limit flags and overlay (run.json)
+    problem = load_as_run(store.problem_dir, store.settings)
     kind: SandboxKind = sandbox or store.settings.get("sandbox") or problem.spec.sandbox.kind
     best = _best_rows(store, top)
     recorded = _recorded_holdouts(events)
