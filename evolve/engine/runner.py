@@ -238,7 +238,8 @@ def options_from_settings(
 def load_with(path: Path, options: RunOptions) -> Problem:
     """The problem at ``path`` as the run's options read it: its OpenEvolve
     config file, the limits set on the command line, its overlay."""
-    return load_as_run(path, asdict(options))
+    settings = {"config": options.config, "overrides": options.overrides}
+    return load_as_run(path, {**settings, "overlay": options.overlay})
 
 
 def _log_pin_event(run_dir: Path, kind: EventKind, payload: dict[str, Any]) -> None:
