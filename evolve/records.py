@@ -35,6 +35,10 @@ class EventKind(StrEnum):
     # What a resume found in the run's problem copy (evolve.store.pins).
     PROBLEM_CHANGED = "problem_changed"  # files changed, accepted with a reason
     PROBLEM_PINNED = "problem_pinned"  # a run made before pins, pinned at a resume
+    # What the population database did about a stagnant island (evolve.database.stagnation).
+    ISLAND_STAGNATED = "islandstagnated"
+    ISLAND_RESEEDED = "islandreseeded"
+    ISLAND_SPAWNED = "islandspawned"
 
 
 def code_hash(code: str) -> str:

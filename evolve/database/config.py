@@ -21,6 +21,7 @@ __all__ = [
     "Objective",
     "ObjectiveOrder",
     "SelectionName",
+    "StagnationAction",
     "Topology",
 ]
 
@@ -28,6 +29,7 @@ SelectionName = Literal["rank", "uniform", "tournament", "fitness", "weighted", 
 Topology = Literal["ring", "all", "random"]
 ArchivePolicy = Literal["fitness", "crowding"]
 ObjectiveOrder = Literal["pareto", "lexicographic"]
+StagnationAction = Literal["reseed", "spawn"]
 Scale = Literal["linear", "log"]
 
 # Pareto fronts are recomputed over a whole island (O(n^2) comparisons), so the
@@ -126,6 +128,21 @@ class DatabaseConfig:
         max_island_size: when set (>= 1), an island that grows past it evicts
             its weakest program; the island's best is never evicted.
 
+    Stagnation (``evolve.database.stagnation``):
+        stagnation_window: an island none of whose last this-many children
+            beat the best fitness it has held is stagnant (>= 0; 0, the
+            default, turns it off); it then gets ``stagnation_action`` and
+            its count starts again.
+        stagnation_action: "reseed" (the default: the island is emptied and
+            re-seeded with the best program of a random island whose best is
+            strictly better; an island that holds the run's best, or that no
+            island beats, is left as it is) or "spawn" (a new island is added,
+            founded by the run's best program, and the stagnant island goes
+            on; once there are ``max_islands`` islands, a stagnant island is
+            reseeded instead).
+        max_islands: with "spawn", the most islands there may be
+            (>= num_islands); unset means twice num_islands.
+
     Parent selection:
         selection: "rank" (power law over fitness ranks), "tournament",
             "uniform", "fitness" (softmax of fitness), "weighted"
@@ -192,6 +209,9 @@ class DatabaseConfig:
     archive_policy: ArchivePolicy = "crowding"
     objectives: tuple[Objective, ...] = ()
     objective_order: ObjectiveOrder = "pareto"
+    stagnation_window: int = 0
+    stagnation_action: StagnationAction = "reseed"
+    max_islands: int | None = None
 
     def __post_init__(self) -> None:
         at_least("num_islands", self.num_islands, 1)
@@ -208,6 +228,24 @@ class DatabaseConfig:
         at_least("archive_size", self.archive_size, 0, "an integer >= 0 (0 is off)")
         _one_of("archive_policy", self.archive_policy, get_args(ArchivePolicy))
         self._check_objectives()
+        self._check_stagnation()
+
+    def _check_stagnation(self) -> None:
+        at_least("stagnation_window", self.stagnation_window, 0, "an integer >= 0 (0 is off)")
+        _one_of("stagnation_action", self.stagnation_action, get_args(StagnationAction))
+        if self.max_islands is None:
+            return
+        if self.stagnation_action != "spawn":
+            raise ValueError(
+                f"max_islands is only read when stagnation_action = 'spawn' (it is "
+                f"{self.stagnation_action!r}); remove it or set stagnation_action = 'spawn'"
+            )
+        at_least(
+            "max_islands",
+            self.max_islands,
+            self.num_islands,
+            f"an integer >= num_islands ({self.num_islands}) or unset",
+        )
 
     def _check_selection(self) -> None:
         _one_of("selection", self.selection, get_args(SelectionName))
@@ -289,6 +327,15 @@ class DatabaseConfig:
     def dimensions(self) -> tuple[FeatureDimension, ...]:
         """The MAP-Elites axes (``feature_dimensions``)."""
         return self.feature_dimensions
+
+    @property
+    def island_cap(self) -> int:
+        """The most islands the database may have: ``num_islands`` unless
+        stagnant islands spawn new ones (then ``max_islands``, or twice
+        ``num_islands`` when unset)."""
+        if self.stagnation_action != "spawn" or not self.stagnation_window:
+            return self.num_islands
+        return self.max_islands if self.max_islands is not None else 2 * self.num_islands
 
     @property
     def uses_pareto(self) -> bool:

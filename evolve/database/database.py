@@ -2,9 +2,10 @@
 
 A thin facade. It owns the program table, the islands, the archive, the
 seeded generator and the counters; the policies live beside it (selection,
-inspirations, migration, reset, binning), so a new strategy never grows this
-file. Checkpoints are in ``snapshot`` (full states) and ``journal`` (what
-changed since one, so a checkpoint costs what changed, not the population).
+inspirations, migration, reset, stagnation, binning), so a new strategy never
+grows this file. Checkpoints are in ``snapshot`` (full states) and ``journal``
+(what changed since one, so a checkpoint costs what changed, not the
+population).
 """
 
 from __future__ import annotations
@@ -39,7 +40,11 @@ class PopulationDatabase:
     whose ``add`` targeted the island, counting those not placed because their
     code was already there. Seeds, migrants and re-seeds do not advance it.
     Each time an island's generation reaches a multiple of
-    ``migration_interval``, its best natives migrate to its neighbours.
+    ``migration_interval``, its best natives migrate to its neighbours. With
+    ``stagnation_window``, an island whose last that-many children did not
+    beat its record is re-seeded or spawns a new island
+    (``evolve.database.stagnation``), so ``num_islands`` can grow during a
+    run (never shrink) up to ``config.island_cap``.
 
     With ``program_lookup``, the database keeps only compact metadata and asks
     the run store for the few full programs that ``sample``, ``get``, ``best``
@@ -97,7 +102,7 @@ class PopulationDatabase:
         A program whose normalised code an island already holds is stored but
         not placed there (``DuplicateCode``). Programs without a fitness rank
         below every valid one. Cost: O(log n) per placement, plus O(max_migrants)
-        when a migration is due and O(islands) for a reset.
+        when a migration is due and O(islands) for a reset or a stagnant island.
         """
         journal = self._journal
         if journal is None:
@@ -138,10 +143,13 @@ class PopulationDatabase:
                 world.place(island, idx, events, migrant=False)
         else:
             island = self._islands[program.island]
-            world.place(island, idx, events, migrant=False)
+            improved = world.place(island, idx, events, migrant=False)
             island.generation += 1
             if island.generation % self.config.migration_interval == 0:
                 world.migrate(island, events)
+            # After the migration, so a stagnant island's natives still spread
+            # before a re-seed empties it.
+            world.count_child(island, improved, events)
         interval = self.config.reset_interval
         if interval and len(table) % interval == 0:
             world.reset(events)
@@ -227,6 +235,7 @@ class PopulationDatabase:
 
     @property
     def num_islands(self) -> int:
+        """The islands now (``config.num_islands`` plus any spawned at stagnation)."""
         return len(self._islands)
 
     def get(self, program_id: str) -> Program:
@@ -378,6 +387,7 @@ class PopulationDatabase:
         db._cursor = saved.cursor
         db._best = saved.best
         db._world.protected = saved.best
+        db._world.grow_to(len(saved.islands))  # the islands spawned before the snapshot
         snapshots.restore_places(saved, db._islands, db._archive)
         return db
 

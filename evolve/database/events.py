@@ -12,7 +12,16 @@ from typing import ClassVar
 
 from evolve.records import EventKind
 
-__all__ = ["DuplicateCode", "Event", "Eviction", "IslandReset", "Migration"]
+__all__ = [
+    "DuplicateCode",
+    "Event",
+    "Eviction",
+    "IslandReseeded",
+    "IslandReset",
+    "IslandSpawned",
+    "IslandStagnated",
+    "Migration",
+]
 
 
 @dataclass(frozen=True)
@@ -75,4 +84,61 @@ class IslandReset:
     at_programs: int
 
 
-Event = Migration | Eviction | DuplicateCode | IslandReset
+@dataclass(frozen=True)
+class IslandStagnated:
+    """None of ``island``'s last ``children`` children beat the best fitness it
+    had held (``record``; None: it never held a valid program): the
+    ``stagnation_window`` was reached. ``action`` is what followed: "reseed"
+    (an ``IslandReseeded`` comes next), "spawn" (an ``IslandSpawned``) or
+    "none" (the island holds the run's best, or no island is better and no
+    island can be spawned). Its count of children starts again either way.
+    """
+
+    KIND: ClassVar[EventKind] = EventKind.ISLAND_STAGNATED
+
+    island: int
+    children: int
+    record: float | None
+    action: str
+    at_programs: int
+
+
+@dataclass(frozen=True)
+class IslandReseeded:
+    """Stagnant ``island`` was emptied and re-seeded with ``founder_id``, the best
+    program of ``source_island``, an island whose best was strictly better.
+
+    On ``island`` the founder counts as a migrant, as after an ``IslandReset``.
+    """
+
+    KIND: ClassVar[EventKind] = EventKind.ISLAND_RESEEDED
+
+    island: int
+    source_island: int
+    founder_id: str
+    at_programs: int
+
+
+@dataclass(frozen=True)
+class IslandSpawned:
+    """A new island, number ``island``, was added because ``stagnant_island``
+    stagnated; its one member is ``founder_id``, the run's best program (a migrant
+    there). The stagnant island itself is left as it is."""
+
+    KIND: ClassVar[EventKind] = EventKind.ISLAND_SPAWNED
+
+    island: int
+    stagnant_island: int
+    founder_id: str
+    at_programs: int
+
+
+Event = (
+    Migration
+    | Eviction
+    | DuplicateCode
+    | IslandReset
+    | IslandStagnated
+    | IslandReseeded
+    | IslandSpawned
+)

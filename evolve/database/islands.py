@@ -10,6 +10,7 @@ Programs are indices into the database's ``ProgramTable``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -26,7 +27,10 @@ class Island:
     """Membership, rank order, code index, migrant flags and cells of one island.
 
     ``generation`` counts children added to this island (seeds, migrants and
-    re-seeds do not count); the database advances it. ``key_of(idx)`` gives a
+    re-seeds do not count); the database advances it. ``record`` is the best
+    fitness any member has had since the island was last emptied (-inf before
+    a valid one), and ``stale`` the children since one last beat it (both for
+    ``stagnation``; the archipelago keeps them). ``key_of(idx)`` gives a
     program's sort key; with ``fronts_of`` (Pareto order) the valid members
     are re-ranked by front, lazily, after any change.
     """
@@ -41,6 +45,8 @@ class Island:
         self.index = index
         self.generation = 0
         self.num_valid = 0
+        self.record = -math.inf
+        self.stale = 0
         self._key_of = key_of
         self._fronts_of = fronts_of
         self._cache_size = cache_size
@@ -91,7 +97,10 @@ class Island:
         self._changed(key, valid)
 
     def clear(self) -> None:
-        """Empty the population and the cells (a reset); the generation keeps counting."""
+        """Empty the population and the cells (a reset); the generation keeps counting,
+        the record and the stagnation count start again."""
+        self.record = -math.inf
+        self.stale = 0
         self._ranked.clear()
         self._codes.clear()
         self._migrants.clear()

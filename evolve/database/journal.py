@@ -9,9 +9,13 @@ exactly; only the generator needs help, because ``sample`` draws from it
 between the calls and is not journalled (it changes nothing else but the
 round-robin cursor). So each entry carries the generator state just before
 its call, but only when the call itself drew from the generator (a due
-migration with a random topology, a reset): a call that did not draw would
+migration with a random topology, a reset, a stagnant island choosing among
+several better ones to re-seed from): a call that did not draw would
 not draw on replay either (the state it sees is the same), so its entry needs
-no state and stays ~30 bytes. After the last entry the generator and the
+no state and stays ~30 bytes. Stagnation needs no entry of its own: it
+happens inside an ``add``, so replaying the add repeats it (and re-spawns
+any island it spawned; the base snapshot holds those spawned before it).
+After the last entry the generator and the
 cursor are set to their values at the checkpoint (``position``).
 
 Entries are plain JSON values::

@@ -12,17 +12,25 @@ of them or a lookup into the run store.
 
 Format 2::
 
-    {"format": 2, "num_islands": 4, "features": [...], "objectives": [...],
-     "rng": {...}, "cursor": 1, "best": 17 | null,
+    {"format": 2, "num_islands": 4, "spawned": 0, "features": [...],
+     "objectives": [...], "rng": {...}, "cursor": 1, "best": 17 | null,
      "programs": {"ids": [...], "fitness": ARRAY, "rank_class": ARRAY,
                   "objectives": ARRAY, "coords": ARRAY, "children": ARRAY,
                   "code": ARRAY, "norm": ARRAY},
-     "islands": [{"generation": 12, "members": ARRAY, "migrants": ARRAY,
-                  "cells": ARRAY}, ...],
+     "islands": [{"generation": 12, "record": 0.5 | null, "stale": 3,
+                  "members": ARRAY, "migrants": ARRAY, "cells": ARRAY}, ...],
      "archive": ARRAY}
 
 where ARRAY is ``{"dtype", "shape", "data"}`` (see ``arrays``); members are in
 rank order and cells list their elites in the order the cells were filled.
+``num_islands`` counts every island, ``spawned`` those a stagnant island added
+(the config's ``num_islands`` is the difference). ``spawned``, ``record``
+(null: the island never held a valid program) and ``stale`` are written only
+with stagnation on (``stagnation_window`` > 0), so a run without it writes
+the very snapshot it did before stagnation existed. A snapshot without them
+reads as no island spawned, each record the best fitness among the island's
+valid members and no stagnation counted: older runs, and runs that turn
+stagnation on at a resume, still resume.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from evolve.database.archive import Archive
 from evolve.database.arrays import decode_array, encode_array
 from evolve.database.config import DatabaseConfig
 from evolve.database.islands import Island
+from evolve.database.stagnation import NO_RECORD
 from evolve.database.table import ProgramTable
 from evolve.records import Program
 
@@ -72,7 +81,7 @@ def dump(
     best: int | None,
 ) -> dict[str, Any]:
     """The database's state as plain JSON values. O(programs + memberships)."""
-    return {
+    state: dict[str, Any] = {
         "format": SNAPSHOT_FORMAT,
         "num_islands": len(islands),
         "features": [d.name for d in config.dimensions],
@@ -92,6 +101,13 @@ def dump(
         ],
         "archive": _indices(archive.members()),
     }
+    if config.stagnation_window:
+        state["spawned"] = len(islands) - config.num_islands
+        for place, island in zip(state["islands"], islands, strict=True):
+            # -inf is not JSON: null stands for "never held a valid program".
+            place["record"] = None if island.record == NO_RECORD else island.record
+            place["stale"] = island.stale
+    return state
 
 
 def load(
@@ -129,7 +145,18 @@ def restore_places(saved: Saved, islands: Sequence[Island], archive: Archive) ->
         island.load_members(members, migrants, table.norm_key, valid)
         island.restore_cells(decode_array(place["cells"]).tolist(), table.cell)
         island.generation = int(place["generation"])
+        island.record = _record(place, members, table)
+        island.stale = int(place.get("stale", 0))
     archive.load(saved.archive)
+
+
+def _record(place: Mapping[str, Any], members: list[int], table: ProgramTable) -> float:
+    """The island's saved record; for a snapshot written before stagnation, the best
+    fitness among its valid members (the record can only have been at least that)."""
+    if "record" in place:
+        return NO_RECORD if place["record"] is None else float(place["record"])
+    fitness = [float(table.fitness[i]) for i in members if table.rank_class[i] == 0]
+    return max(fitness, default=NO_RECORD)
 
 
 def _check_compatible(config: DatabaseConfig, state: Mapping[str, Any]) -> None:
@@ -138,10 +165,19 @@ def _check_compatible(config: DatabaseConfig, state: Mapping[str, Any]) -> None:
             f"database snapshot format {state.get('format')!r} is not supported "
             f"(this version reads format {SNAPSHOT_FORMAT})"
         )
-    if state["num_islands"] != config.num_islands:
+    total = int(state["num_islands"])
+    spawned = int(state.get("spawned", 0))
+    if total - spawned != config.num_islands:
+        extra = f" (plus {spawned} spawned at stagnation)" if spawned else ""
         raise ValueError(
-            f"the snapshot has {state['num_islands']} islands but the config asks for "
-            f"{config.num_islands}; resume with num_islands = {state['num_islands']}"
+            f"the snapshot has {total - spawned} islands{extra} but the config asks for "
+            f"{config.num_islands}; resume with num_islands = {total - spawned}"
+        )
+    if total > config.island_cap:
+        raise ValueError(
+            f"the snapshot has {total} islands, {spawned} of them spawned at stagnation, "
+            f"but the config allows at most {config.island_cap}; resume with "
+            f"stagnation_window > 0, stagnation_action = 'spawn' and max_islands >= {total}"
         )
     names = [d.name for d in config.dimensions]
     if state["features"] != names:
