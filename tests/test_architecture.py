@@ -48,6 +48,16 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "evolve.errors",
     ),
     "evolve.store": ("evolve.store", "evolve.records", "evolve.errors"),
+    "evolve.novelty": (
+        "evolve.novelty",
+        "evolve.config",
+        "evolve.database",
+        "evolve.edits",
+        "evolve.errors",
+        "evolve.mutation",
+        "evolve.records",
+        "evolve.store",
+    ),
     "evolve.executors": ("evolve.executors", "sandboxes"),
     "evolve.engine": (
         "evolve.engine",
@@ -57,6 +67,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "evolve.errors",
         "evolve.executors",
         "evolve.mutation",
+        "evolve.novelty",
         "evolve.records",
         "evolve.store",
         "sandboxes",
@@ -71,7 +82,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "evolve.errors",
         "sandboxes",
     ),
-    "evolve.testing": ("evolve.testing", "evolve.edits", "evolve.mutation"),
+    "evolve.testing": ("evolve.testing", "evolve.edits", "evolve.mutation", "evolve.novelty"),
     "evolve.cli": ("evolve", "sandboxes"),
     "evolve": ("evolve.analysis",),  # the package itself: evolve.Run, loaded on first use
 }

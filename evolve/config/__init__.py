@@ -21,6 +21,7 @@ from evolve.config.llm import (
     load_llm_config,
     resolve_api_key,
 )
+from evolve.config.novelty import NoveltyConfig
 from evolve.config.openevolve import load_openevolve_spec, translate_openevolve_config
 from evolve.config.problem import MAX_PROBLEM_FILES_BYTES, Problem, load_problem
 from evolve.config.problem_toml import (
@@ -41,6 +42,7 @@ __all__ = [
     "FilesSpec",
     "LLMConfig",
     "ModelSpec",
+    "NoveltyConfig",
     "ObjectiveSpec",
     "Problem",
     "ProblemToml",

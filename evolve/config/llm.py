@@ -134,6 +134,9 @@ class LLMConfig:
     ucb_exploration: float = 1.0  # the c of UCB1; 0 = pure exploitation
     edit_mix: EditMix = field(default_factory=EditMix)
     prompt: PromptLimits = field(default_factory=PromptLimits)
+    # [llm.embedding]: an OpenAI-compatible /v1/embeddings model, for
+    # [novelty] embedder = "llm" (its temperature and max_tokens are unused)
+    embedding: ModelSpec | None = None
 
     def __post_init__(self) -> None:
         if not self.models:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from evolve.config.llm import LLMConfig
+from evolve.config.novelty import NoveltyConfig
 from evolve.database import DatabaseConfig
 from sandboxes.factory import SandboxConfig
 from sandboxes.job import Resources
@@ -104,3 +105,4 @@ class ProblemToml:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     llm: LLMConfig | None = None  # models for `--model llm`
     governance: GovernanceSpec = field(default_factory=GovernanceSpec)
+    novelty: NoveltyConfig = field(default_factory=NoveltyConfig)

@@ -24,7 +24,7 @@ from evolve.database import PopulationDatabase, Sample, normalized_code_hash
 from evolve.edits import EditError, apply_proposal
 from evolve.engine.gate import ReviewGate
 from evolve.engine.pipeline import PipelineShape, run_pipeline
-from evolve.engine.recording import RunRecorder
+from evolve.engine.recording import NOT_NOVEL, RunRecorder
 from evolve.engine.scheduling import Stopper, run_ordered, run_steady
 from evolve.engine.seed_check import suspicious_seed
 from evolve.engine.state import (
@@ -39,6 +39,7 @@ from evolve.engine.state import (
 from evolve.errors import SeedFailed, UsageError
 from evolve.executors import Executor
 from evolve.mutation import MutationError, Proposer
+from evolve.novelty import NoveltyFilter, Verdict, build_novelty_filter
 from evolve.records import Program, Status
 from evolve.store import RunStore
 from sandboxes.job import EvalResult
@@ -74,6 +75,11 @@ class Controller:
         self.default_proposals = default_proposals
         self.progress = progress or Progress()
         self.stopper = Stopper(self.progress, problem.spec.objective.maximize)
+        # [novelty]: children too close to a program are rejected before evaluation
+        self.novelty: NoveltyFilter | None = build_novelty_filter(
+            problem, proposer, database, store.root
+        )
+        self._novelty_at_claim = False  # set by run(): True in the deterministic schedule
         self.recorder = RunRecorder(
             store,
             database,
@@ -83,6 +89,8 @@ class Controller:
             self._unsettled,
             on_progress,
             on_new_best=self._start_holdout if problem.holdout else None,
+            on_added=self.novelty.added if self.novelty is not None else None,
+            on_commit=self.novelty.flush if self.novelty is not None else None,
         )
         # normalised code hash -> id of the program being evaluated with that code
         self._in_flight: dict[str, str] = {}
@@ -146,6 +154,16 @@ class Controller:
                 '[governance] pause_on = "new_best" works with the default pipeline schedule; '
                 "drop --deterministic / --schedule coupled, or the gate"
             )
+        if self.novelty is not None and limits.ordered and not self.novelty.checks_in_order:
+            raise UsageError(
+                '[novelty] with embedder = "llm" or a judge_band does not work with '
+                "--deterministic: their calls finish in any order, and a check must run at "
+                'the child\'s turn; drop --deterministic, or use embedder = "hashed" with '
+                "judge_band = 0"
+            )
+        # In iteration order, a child is checked at its turn to claim (synchronously),
+        # against the database and queue as they are then: the same for any timing.
+        self._novelty_at_claim = limits.ordered
         try:
             # The coupled and ordered schedules take K as a number, read once.
             if limits.ordered:
@@ -231,19 +249,54 @@ class Controller:
             model=proposal.model,
             llm_call_id=proposal.llm_call_id,
         )
-        return Pending(child, proposal, parent.fitness, draw.population)
+        verdict = None
+        novelty = None if self._novelty_at_claim else self.novelty
+        if novelty is not None and self._known_code(child.code) is None:
+            verdict = await novelty.check(child, draw.seed)
+            if not verdict.novel:
+                reason = _not_novel(verdict, novelty.config.threshold)
+                details = verdict.details()
+                return Rejection(draw.iteration, parent, NOT_NOVEL, reason, proposal, details)
+        return Pending(child, proposal, parent.fitness, draw.population, verdict)
 
-    def claim(self, pending: Pending) -> Pending | Duplicate:
+    def claim(self, pending: Pending) -> Pending | Duplicate | Rejection:
         """Reserve the child's code for evaluation, or name the program it duplicates
-        (already evaluated, or in flight)."""
+        (already evaluated, or in flight), or reject it as too close to a child
+        queued since its novelty check."""
         child = pending.child
-        original = self.database.find_duplicate(child.code)
-        if original is None:
-            original = self._in_flight.get(normalized_code_hash(child.code))
+        original = self._known_code(child.code)
         if original is not None:
             return Duplicate(child, original)
+        verdict = pending.novelty
+        if self.novelty is not None and self._novelty_at_claim:
+            verdict = self.novelty.check_now(child)
+            if not verdict.novel:
+                parent = self.database.get(child.parent_ids[0])
+                reason = _not_novel(verdict, self.novelty.config.threshold)
+                return Rejection(
+                    child.iteration, parent, NOT_NOVEL, reason, pending.proposal, verdict.details()
+                )
+            self.novelty.hold(child, verdict)
+        elif self.novelty is not None and verdict is not None and verdict.vector is not None:
+            # A child let through unchecked (max_rejections) is not rechecked either.
+            close = None if verdict.unchecked else self.novelty.recheck(verdict.vector)
+            if close is not None:
+                late = Verdict(False, verdict.vector, close)
+                parent = self.database.get(child.parent_ids[0])
+                reason = _not_novel(late, self.novelty.config.threshold)
+                return Rejection(
+                    child.iteration, parent, NOT_NOVEL, reason, pending.proposal, late.details()
+                )
+            self.novelty.hold(child, verdict)
         self._reserve(child)
         return pending
+
+    def _known_code(self, code: str) -> str | None:
+        """The program with this code (normalised), evaluated or in flight, if any."""
+        original = self.database.find_duplicate(code)
+        if original is None:
+            original = self._in_flight.get(normalized_code_hash(code))
+        return original
 
     def stamp(self, pending: Pending) -> Pending:
         """The child's staleness, as its evaluation starts: programs the database
@@ -260,6 +313,8 @@ class Controller:
         child = pending.child
         self._drawn.pop(child.iteration, None)
         self._in_flight.pop(normalized_code_hash(child.code), None)
+        if self.novelty is not None:
+            self.novelty.release(child.id)
         self.recorder.stale(pending, cap)
 
     def settle(self, pending: Pending, result: EvalResult) -> None:
@@ -356,6 +411,16 @@ class Controller:
             }
             for i, sample in sorted({**dict(self._redo), **self._drawn}.items())
         ]
+
+
+def _not_novel(verdict: Verdict, threshold: float) -> str:
+    """The reason of a rejection by the novelty check."""
+    nearest = verdict.nearest
+    assert nearest is not None  # a child is rejected only beside a program
+    close = f"cosine similarity {nearest.similarity:.4f} to {nearest.program_id}"
+    if verdict.judge == "not novel":
+        return f"not novel: the novelty judge found it restates {nearest.program_id} ({close})"
+    return f"not novel: {close} (threshold {threshold:g})"
 
 
 def _id_for(iteration: int) -> str:

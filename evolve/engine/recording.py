@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from evolve.config import ObjectiveSpec
-from evolve.database import PopulationDatabase
+from evolve.database import Event, PopulationDatabase
 from evolve.engine.scoring import as_duplicate, score_result, scored_program
 from evolve.engine.state import Pending, Progress, Rejection
 from evolve.mutation import Proposer
@@ -23,7 +23,9 @@ from evolve.records import EventKind, Program, Status
 from evolve.store import DatabaseCommit, RunStore
 from sandboxes.job import EvalResult
 
-__all__ = ["RunRecorder"]
+__all__ = ["NOT_NOVEL", "RunRecorder"]
+
+NOT_NOVEL = "not_novel"  # the kind of a rejection by the novelty check
 
 
 class RunRecorder:
@@ -33,6 +35,9 @@ class RunRecorder:
     settled (the scheduler owns them), so a resume redoes exactly those.
     ``on_new_best`` is called with each recorded program that became the
     database's best (the controller starts its held-out scoring there).
+    ``on_added`` gets every program added to the database with what the
+    database did (the novelty filter follows the islands by it), and
+    ``on_commit`` runs at every commit (it writes the embeddings).
     """
 
     def __init__(
@@ -45,8 +50,12 @@ class RunRecorder:
         unsettled: Callable[[], list[dict[str, Any]]],
         on_progress: Callable[[Progress], None] | None = None,
         on_new_best: Callable[[Program], None] | None = None,
+        on_added: Callable[[Program, list[Event]], None] | None = None,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
+        self.on_added = on_added
+        self.on_commit = on_commit
         self.database = database
         self.proposer = proposer
         self.objective = objective
@@ -69,8 +78,11 @@ class RunRecorder:
     def evaluated(self, candidate: Program, result: EvalResult) -> Program:
         """Score ``candidate`` from ``result`` and record it everywhere."""
         program = scored_program(candidate, result, self.objective)
-        for event in self.database.add(program):
+        events = self.database.add(program)
+        for event in events:
             self.store.append_event(event.KIND, program.iteration, dataclasses.asdict(event))
+        if self.on_added is not None:
+            self.on_added(program, events)
         self.store.append_program(program)
         probes = None if result.probes is None else result.probes.to_json()
         self.store.append_evaluation(program, result.peak_memory_mb, result.stage_reached, probes)
@@ -151,10 +163,12 @@ class RunRecorder:
     def rejected(self, rejection: Rejection) -> None:
         """A proposal that gave no child: recorded with its reason, never dropped."""
         self.progress.rejected_edits += 1
-        payload: dict[str, str | None] = {
+        self.progress.not_novel += rejection.kind == NOT_NOVEL
+        payload: dict[str, Any] = {
             "parent_id": rejection.parent.id,
             "kind": rejection.kind,
             "reason": rejection.reason,
+            **rejection.details,
         }
         proposal = rejection.proposal
         if proposal is not None:
@@ -178,6 +192,8 @@ class RunRecorder:
         appends it to a delta log and only now and then asks for a full
         snapshot), so a commit costs what changed, not the population's size.
         """
+        if self.on_commit is not None:
+            self.on_commit()
         for call in self.proposer.drain_calls():
             self.store.append_llm_call(call.to_dict())
             self.progress.llm_calls += 1

@@ -17,7 +17,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -62,7 +62,7 @@ class RunOptions:
     # limits set on the command line over the problem's (evolve.config.overrides)
     overrides: dict[str, float] = field(default_factory=dict)
     config: str | None = None  # an OpenEvolve folder's config file (default config.yaml)
-    # tables over the problem's ([database], [prompt], [llm]): an `evolve bench` arm
+    # tables over the problem's ([database], [prompt], [llm], [novelty]): an `evolve bench` arm
     overlay: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -134,6 +134,10 @@ def _place(population: list[Program], store: RunStore, database: PopulationDatab
     for program in population:
         store.append_program(program)
         if program.duplicate_of is None:
+            if program.island >= database.num_islands:
+                # Born on an island its run spawned ([database] stagnation_action =
+                # "spawn"), which this database has not (yet): a live island holds it.
+                program = replace(program, island=program.island % database.num_islands)
             for event in database.add(program):
                 store.append_event(event.KIND, program.iteration, asdict(event))
             progress.evaluations += 1

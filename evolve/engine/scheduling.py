@@ -77,8 +77,9 @@ class Steps(Protocol):
         """Propose an edit and apply it (``BudgetExhausted`` propagates)."""
         ...
 
-    def claim(self, pending: Pending) -> Pending | Duplicate:
-        """Reserve the child's code for evaluation, or name what it duplicates."""
+    def claim(self, pending: Pending) -> Pending | Duplicate | Rejection:
+        """Reserve the child's code for evaluation, or name what it duplicates
+        (or reject it: too close to a child queued since its novelty check)."""
         ...
 
     def stamp(self, pending: Pending) -> Pending:

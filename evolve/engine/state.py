@@ -14,6 +14,7 @@ import numpy as np
 from evolve.database import Sample
 from evolve.errors import UsageError
 from evolve.mutation import Proposal
+from evolve.novelty import Verdict
 from evolve.records import Program
 
 __all__ = [
@@ -70,6 +71,7 @@ class Progress:
     statuses: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
     rejected_edits: int = 0
+    not_novel: int = 0  # of rejected_edits: too similar to a program ([novelty])
     stale_dropped: int = 0  # children over max_staleness, not evaluated
     best_score: float | None = None
     llm_calls: int = 0
@@ -94,6 +96,7 @@ class Progress:
             "statuses": dict(self.statuses),
             "duplicates": self.duplicates,
             "rejected_edits": self.rejected_edits,
+            "not_novel": self.not_novel,
             "stale_dropped": self.stale_dropped,
             "best_score": self.best_score,
             "llm_calls": self.llm_calls,
@@ -110,6 +113,7 @@ class Progress:
             statuses=Counter(state["statuses"]),
             duplicates=state["duplicates"],
             rejected_edits=state["rejected_edits"],
+            not_novel=state.get("not_novel", 0),
             stale_dropped=state.get("stale_dropped", 0),
             best_score=state["best_score"],
             llm_calls=state.get("llm_calls", 0),
@@ -131,13 +135,15 @@ class Draw:
 
 @dataclass(frozen=True)
 class Rejection:
-    """A proposal that gave no child, with why."""
+    """A proposal that gave no child, with why (``details``: fields of its event,
+    such as the nearest program of a child that was not novel)."""
 
     iteration: int
     parent: Program
     kind: str
     reason: str
     proposal: Proposal | None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -156,6 +162,7 @@ class Pending:
     proposal: Proposal
     parent_fitness: float | None
     sampled_at: int = 0  # programs in the database when its parent was sampled
+    novelty: Verdict | None = None  # its novelty check ([novelty]), when one ran
 
 
 # What a candidate's proposal came to before any evaluation.

@@ -31,7 +31,8 @@ from typing import Any
 from evolve.config import EditMix, LLMConfig
 from evolve.mutation.llm.budget import Budget
 from evolve.mutation.llm.calls import LLMCall
-from evolve.mutation.llm.client import CompletionClient, ModelClient
+from evolve.mutation.llm.client import CompletionClient, Messages, ModelClient
+from evolve.mutation.llm.embeddings import EmbeddingClient, EmbeddingOutcome
 from evolve.mutation.llm.ensemble import Ensemble
 from evolve.mutation.llm.errors import LLMCallFailed, LLMFatalError
 from evolve.mutation.llm.replay import Recorder, ReplayClient, ReplayRecord
@@ -71,6 +72,7 @@ class LLMProposer:
         *,
         budget: Budget | None = None,
         recorder: Recorder | None = None,
+        embedder: EmbeddingClient | None = None,
     ) -> None:
         missing = [m.key for m in config.models if m.key not in clients]
         if missing:
@@ -82,6 +84,7 @@ class LLMProposer:
         self.recorder = recorder
         self.ensemble = Ensemble(config.models, config.selection, config.ucb_exploration)
         self.calls: list[LLMCall] = []  # drained by the controller into the store
+        self.embedder = embedder
 
     @classmethod
     def create(
@@ -108,7 +111,12 @@ class LLMProposer:
                     spec, config, limiter=limiter, budget=budget, jitter_seed=jitter_seed + i
                 )
         recorder = Recorder(record_path) if record_path is not None else None
-        return cls(config, prompts, clients, budget=budget, recorder=recorder)
+        proposer = cls(config, prompts, clients, budget=budget, recorder=recorder)
+        if config.embedding is not None and replay_path is None:
+            proposer.embedder = EmbeddingClient(
+                config.embedding, config, proposer._account, budget=budget, jitter_seed=jitter_seed
+            )
+        return proposer
 
     async def propose(
         self, parent: Program, inspirations: Sequence[Program], seed: int
@@ -158,6 +166,37 @@ class LLMProposer:
             finish_reason=call.finish_reason,
         )
 
+    async def ask(self, model: str, messages: Messages, seed: int, purpose: str) -> str | None:
+        """One chat call to ``model`` (a key of the ensemble) for ``purpose`` (its
+        records' edit_kind): the reply text, or None when none came. Accounted,
+        recorded and replayed like a proposal; a wrong key, URL or model raises
+        ``LLMFatalError``."""
+        self.budget.check()
+        if model not in self.clients:
+            raise LLMFatalError(f"{purpose}: no model {model!r} in the [llm] table")
+        client = self.clients[model]
+        outcome = await client.complete(
+            messages, seed=seed, edit_kind=purpose, on_cancel=self._account
+        )
+        self._account(outcome.call)
+        if outcome.verdict == "fatal":
+            raise LLMFatalError(
+                f"model {model!r} at {client.spec.base_url} ({purpose}): {outcome.call.error}"
+            )
+        if outcome.text is not None and self.recorder is not None and not outcome.call.replayed:
+            self.recorder.write(outcome.call, outcome.text)
+        return outcome.text if outcome.verdict == "ok" else None
+
+    async def embed(self, texts: Sequence[str]) -> EmbeddingOutcome:
+        """Embeddings of ``texts`` by the ``[llm.embedding]`` model."""
+        if self.embedder is None:
+            raise LLMFatalError(
+                "no embedding model: add an [llm.embedding] table (name, base_url, "
+                'api_key_env), or use [novelty] embedder = "hashed" (a replayed run '
+                "cannot call one: replay answers chat completions only)"
+            )
+        return await self.embedder.embed(texts)
+
     def _account(self, call: LLMCall) -> None:
         """A finished or cancelled call: keep its record and charge its cost."""
         self.calls.append(call)
@@ -197,5 +236,7 @@ class LLMProposer:
     async def aclose(self) -> None:
         for client in self.clients.values():
             await client.aclose()
+        if self.embedder is not None:
+            await self.embedder.aclose()
         if self.recorder is not None:
             self.recorder.close()
