@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 import socket
 import socketserver
 import sys
@@ -22,6 +23,12 @@ from typing import Any, Protocol
 
 from evolve.mutation import MutationError
 from evolve.mutation.offline import propose_for_messages
+from evolve.novelty import HashedEmbedder, judged_programs
+from evolve.testing.embeddings_wire import (
+    EmbeddingRequest,
+    embedding_body,
+    parse_embedding_request,
+)
 from evolve.testing.faults import (
     OK,
     FaultPlan,
@@ -74,6 +81,7 @@ __all__ = [
     "MutatorHTTPServer6",
     "RequestHandler",
     "ServerState",
+    "judge_reply",
 ]
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -85,6 +93,23 @@ _HTTP_ERRORS = {
     "500": (500, "The server had an error while processing your request.", "server_error", None),
     "503": (503, "The engine is currently overloaded, please retry later.", "server_error", None),
 }
+
+
+_NUMBER = re.compile(r"\d+(?:\.\d*)?(?:[eE][-+]?\d+)?")
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def judge_reply(candidate: str, nearest: str) -> str:
+    """The server's deterministic novelty judgement: NOT NOVEL when the two
+    programs differ at most in numeric constants (the judge prompt's "a tweaked
+    constant"), NOVEL otherwise."""
+
+    def shape(code: str) -> list[str]:
+        return _TOKEN.findall(_NUMBER.sub("0", code))
+
+    if shape(candidate) == shape(nearest):
+        return "NOT NOVEL\nThe programs differ only in numeric constants."
+    return "NOVEL\nThe proposed program changes the code, not only its constants."
 
 
 def _no_edit_reply(reason: str) -> str:
@@ -178,6 +203,10 @@ class RequestHandler(BaseHTTPRequestHandler):
                     self._chat(request)
                 finally:
                     self.app.chat_ended()
+            elif route == "/embeddings":
+                if method != "POST":
+                    raise RequestError(405, f"{method} is not allowed on {self.path}; use POST")
+                self._embeddings(parse_embedding_request(body))
             elif route == "/models" or route.startswith("/models/"):
                 if method != "GET":
                     raise RequestError(405, f"{method} is not allowed on {self.path}; use GET")
@@ -242,6 +271,13 @@ class RequestHandler(BaseHTTPRequestHandler):
                 404, f"The model '{model}' does not exist", code="model_not_found", param="model"
             )
 
+    def _embeddings(self, request: EmbeddingRequest) -> None:
+        """Hashed n-gram vectors (evolve.novelty's offline embedder) at the
+        requested size: deterministic, so runs through the server replay."""
+        self.app.count("embeddings")
+        vectors = HashedEmbedder(request.dimensions).embed_now(request.inputs)
+        self._send_json(200, embedding_body(request, vectors))
+
     def _chat(self, request: ChatRequest) -> None:
         app = self.app
         index, outcome = app.next_outcome()
@@ -293,6 +329,9 @@ class RequestHandler(BaseHTTPRequestHandler):
             reply = outside_block_reply(text, seed)
             if reply is not None:
                 return reply, False
+        judged = judged_programs(request.messages)
+        if judged is not None:
+            return judge_reply(*judged), False
         try:
             return propose_for_messages(request.messages, seed=seed), False
         except MutationError as exc:

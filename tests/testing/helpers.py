@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 
 import openai
 
+from evolve.testing import MutatorServer
 from tests.edits.programs import RANDOM_SEARCH
 
 PARENT = RANDOM_SEARCH
@@ -64,3 +68,14 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         time.sleep(0.01)
+
+
+def post(server: MutatorServer, path: str, body: bytes, **headers: str) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"{server.url}{path}", data=body, headers={"Content-Type": "application/json", **headers}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())

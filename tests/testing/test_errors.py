@@ -11,18 +11,7 @@ import pytest
 
 from evolve.testing import MutatorServer
 from tests.testing.conftest import MakeServer
-from tests.testing.helpers import prompt, sync_client
-
-
-def post(server: MutatorServer, path: str, body: bytes, **headers: str) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        f"{server.url}{path}", data=body, headers={"Content-Type": "application/json", **headers}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+from tests.testing.helpers import post, prompt, sync_client
 
 
 def test_wrong_or_missing_key_is_401(make_server: MakeServer) -> None:
@@ -70,7 +59,7 @@ def test_bad_request_through_the_client(client: openai.OpenAI) -> None:
 
 
 def test_unknown_path_and_wrong_method(server: MutatorServer) -> None:
-    status, reply = post(server, "/v1/embeddings", b"{}")
+    status, reply = post(server, "/v1/images/generations", b"{}")
     assert status == 404 and reply["error"]["code"] == "not_found"
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(f"{server.base_url}/chat/completions", timeout=10)
