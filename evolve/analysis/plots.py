@@ -19,7 +19,14 @@ from evolve.analysis.lineage import layout, sample_ids
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["RunView", "lineage_layout", "plot_islands", "plot_lineage", "plot_progress"]
+__all__ = [
+    "RunView",
+    "lineage_layout",
+    "plot_embeddings",
+    "plot_islands",
+    "plot_lineage",
+    "plot_progress",
+]
 
 
 class RunView(Protocol):
@@ -145,5 +152,43 @@ def plot_islands(run: RunView) -> Figure:
     axes[1].bar(summary.index.astype(str), summary["programs"])
     axes[1].set_xlabel("island")
     axes[1].set_ylabel("programs evaluated")
+    fig.tight_layout()
+    return fig
+
+
+def plot_embeddings(frame: pd.DataFrame, points: np.ndarray) -> Figure:
+    """The novelty check's map: evaluated programs coloured by score, rejected
+    children as grey crosses (``frame``: ``Run.embeddings``; ``points``: its
+    2-D projection)."""
+    fig, axes = _figure(1, width=6.5)
+    ax = axes[0]
+    rejected = (frame["kind"] == "rejected").to_numpy()
+    if rejected.any():
+        ax.scatter(
+            points[rejected, 0],
+            points[rejected, 1],
+            marker="x",
+            s=12,
+            c="0.6",
+            alpha=0.6,
+            label=f"rejected before scoring ({int(rejected.sum())})",
+        )
+    kept = ~rejected
+    if kept.any():
+        shown = ax.scatter(
+            points[kept, 0],
+            points[kept, 1],
+            s=14,
+            c=frame["score"].to_numpy()[kept],
+            cmap="viridis",
+            label=f"evaluated ({int(kept.sum())})",
+        )
+        fig.colorbar(shown, ax=ax, label="score")
+    ax.set_xlabel("first principal component")
+    ax.set_ylabel("second principal component")
+    embedder = frame.attrs.get("embedder") or "no"
+    ax.set_title(f"program embeddings ({embedder} embedder)")
+    if len(frame):
+        ax.legend(loc="best", fontsize="small")
     fig.tight_layout()
     return fig

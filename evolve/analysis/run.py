@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from evolve.analysis import plots
+from evolve.analysis.embeddings import embeddings_table, project_2d
 from evolve.analysis.lineage import build_lineage, first_parents
 from evolve.analysis.probes import RunProbes, read_probes
 from evolve.records import PROBE_KINDS, EventKind
@@ -353,6 +354,28 @@ class Run:
         ]
         return pd.DataFrame(rows, columns=["iteration", "time", "reason", "files"])
 
+    @cached_property
+    def _embeddings(self) -> tuple[pd.DataFrame, np.ndarray]:
+        scores = self.programs.set_index("id")["score"] if len(self.programs) else pd.Series()
+        return embeddings_table(self.path, scores)
+
+    @property
+    def embeddings(self) -> pd.DataFrame:
+        """The novelty check's vectors, one row each (``[novelty]`` runs; empty
+        otherwise): program_id, kind ("program" or "rejected"), island,
+        similarity and nearest_id (as checked), score. ``attrs`` names the
+        embedder and the dimensions; ``embedding_vectors`` holds the vectors."""
+        return self._embeddings[0]
+
+    @property
+    def embedding_vectors(self) -> np.ndarray:
+        """The unit vectors of ``embeddings``, row for row (n x dimensions)."""
+        return self._embeddings[1]
+
+    def embedding_projection(self) -> np.ndarray:
+        """``embeddings`` mapped to 2-D (principal components), row for row."""
+        return project_2d(self.embedding_vectors)
+
     def status_counts(self) -> dict[str, int]:
         """Programs per status (ok, invalid, timeout, oom, error)."""
         return {str(k): int(v) for k, v in self.programs["status"].value_counts().items()}
@@ -371,6 +394,10 @@ class Run:
     def plot_islands(self) -> Figure:
         """Score over iterations per island, and programs per island."""
         return plots.plot_islands(self)
+
+    def plot_embeddings(self) -> Figure:
+        """The embedding map: evaluated programs by score, rejected children grey."""
+        return plots.plot_embeddings(self.embeddings, self.embedding_projection())
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, {len(self._table)} programs)"

@@ -76,6 +76,18 @@ def run_summary(run_dir: Path, top: int = 5) -> dict[str, Any]:
         "statuses": dict(statuses),
         "rejected_edits": event_counts.get(EventKind.EDIT_REJECTED, 0),
         "migrations": event_counts.get(EventKind.MIGRATION, 0),
+        # rejected edits turned away by the [novelty] check, before any evaluation
+        "not_novel": sum(
+            '"kind": "not_novel"' in e["payload"]
+            for e in events
+            if e["kind"] == EventKind.EDIT_REJECTED
+        ),
+        # [database] stagnation_window: islands found stuck, and what followed
+        "stagnation": {
+            "stagnated": event_counts.get(EventKind.ISLAND_STAGNATED, 0),
+            "reseeded": event_counts.get(EventKind.ISLAND_RESEEDED, 0),
+            "spawned": event_counts.get(EventKind.ISLAND_SPAWNED, 0),
+        },
         "programs_per_island": {str(k): v for k, v in sorted(islands.items())},
         "seed_score": seed["score"] if seed else None,
         "best_score": scored[0]["score"] if scored else None,
@@ -141,16 +153,27 @@ def _failed(call: dict[str, Any]) -> bool:
     return call["error"] is not None and not _cancelled(call)
 
 
+def _stagnation_note(counts: dict[str, int]) -> str:
+    if not counts["stagnated"]:
+        return ""
+    return (
+        f"  stagnant {counts['stagnated']} (reseeded {counts['reseeded']}, "
+        f"spawned {counts['spawned']})"
+    )
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """Human-readable rendering of ``run_summary``."""
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary["statuses"].items()))
     lines = [
         f"run        {summary['run_dir']}  ({summary['problem']}, {summary['direction']})",
         f"programs   {summary['programs']} ({summary['evaluated']} evaluated, "
-        f"{summary['duplicates']} duplicates, {summary['rejected_edits']} rejected edits)",
+        f"{summary['duplicates']} duplicates, {summary['rejected_edits']} rejected edits"
+        + (f", {summary['not_novel']} of them not novel" if summary["not_novel"] else "")
+        + ")",
         f"statuses   {statuses or 'none'}",
         f"islands    {json.dumps(summary['programs_per_island'])}  "
-        f"migrations {summary['migrations']}",
+        f"migrations {summary['migrations']}{_stagnation_note(summary['stagnation'])}",
         f"seed score {_fmt(summary['seed_score'])}",
         f"best score {_fmt(summary['best_score'])}{_holdout_note(summary)}",
     ]

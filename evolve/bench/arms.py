@@ -2,11 +2,12 @@
 
 An arm is a name and an overlay of ``[database]`` / ``[prompt]`` / ``[llm]``
 keys (:func:`evolve.config.overrides.apply_overlay`) that every run of the arm
-applies over the problem's own. Two are built in: ``evolve`` (the problem as it
-is) and ``best-of-n`` (every child a child of the seed, no inspirations, one
-island: plain sampling at the same budget, the baseline any search feature
-must beat). Others come from TOML files holding those tables
-(``--arm novelty=arms/novelty.toml``).
+applies over the problem's own. Three are built in: ``evolve`` (the problem as
+it is), ``novelty`` (the same with ``[novelty] enabled = true``) and
+``best-of-n`` (every child a child of the seed, no inspirations, one island,
+no novelty check, no stagnation: plain sampling at the same budget, the
+baseline any search feature must beat). Others come from TOML files holding those tables
+(``--arm strict=arms/strict.toml``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from evolve.errors import UsageError
 
-__all__ = ["BEST_OF_N", "BUILTIN_ARMS", "BenchArm", "parse_arm"]
+__all__ = ["BEST_OF_N", "BUILTIN_ARMS", "NOVELTY", "BenchArm", "parse_arm"]
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,16 @@ BEST_OF_N = BenchArm(
             "num_inspirations": 0,
             "top_inspirations": 0,
             "archive_inspirations": 0,
-        }
+            "stagnation_window": 0,  # one island, never re-seeded or spawned
+        },
+        "novelty": {"enabled": False},  # every sample is scored, as plain sampling does
     },
 )
-BUILTIN_ARMS = {"evolve": BenchArm("evolve"), BEST_OF_N.name: BEST_OF_N}
+# The problem as it is, with the novelty check on (offline hashed embedder,
+# the default threshold): "novelty on vs off" is --arm evolve --arm novelty.
+NOVELTY = BenchArm("novelty", {"novelty": {"enabled": True}})
+
+BUILTIN_ARMS = {"evolve": BenchArm("evolve"), BEST_OF_N.name: BEST_OF_N, NOVELTY.name: NOVELTY}
 
 
 def parse_arm(text: str) -> BenchArm:

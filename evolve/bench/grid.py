@@ -59,6 +59,7 @@ class ArmRun:
     curve: list[float]
     to_threshold: int | None
     stop_reason: str
+    not_novel: int = 0  # proposals the [novelty] check turned away before scoring
 
 
 def run_grid(
@@ -107,6 +108,7 @@ def _one(spec: BenchSpec, arm: BenchArm, seed: int, run_dir: Path, maximize: boo
         curve=curve,
         to_threshold=reached,
         stop_reason=progress.stop_reason,
+        not_novel=progress.not_novel,
     )
 
 

@@ -2,7 +2,8 @@
 
 Per arm: the median best score over its seeds with a 95 % bootstrap interval,
 the median number of evaluations to reach the threshold (with how many runs
-reached it), and the evaluations and LLM tokens spent. The plot draws each
+reached it), the evaluations and LLM tokens spent, and the share of proposals
+the novelty check turned away before scoring. The plot draws each
 arm's median best-so-far against evaluations, with the band between its
 seeds' lowest and highest curves.
 """
@@ -42,8 +43,16 @@ def summarize(runs: Sequence[ArmRun], arms: Sequence[str]) -> dict[str, dict[str
             "to_threshold": float(np.median(reached)) if reached else None,
             "evaluations": float(np.median([r.evaluations for r in mine])) if mine else 0.0,
             "tokens": float(np.median([r.tokens for r in mine])) if mine else 0.0,
+            # share of the checked proposals (scored + turned away) not scored
+            "not_novel_share": _share(mine),
         }
     return out
+
+
+def _share(runs: Sequence[ArmRun]) -> float:
+    turned_away = sum(r.not_novel for r in runs)
+    total = turned_away + sum(r.evaluations for r in runs)
+    return turned_away / total if total else 0.0
 
 
 def _number(value: float | None) -> str:
@@ -63,14 +72,15 @@ def format_table(spec: BenchSpec, summary: dict[str, dict[str, Any]]) -> str:
         f"per arm; threshold {threshold}"
     )
     columns = f"{'arm':<14} {'median best':>12} {'95% interval':>26} {'reached':>8} "
-    columns += f"{'evals to thr':>12} {'evals':>7} {'tokens':>8}"
+    columns += f"{'evals to thr':>12} {'evals':>7} {'tokens':>8} {'not novel':>9}"
     lines = [head, "", columns]
     for arm, found in summary.items():
         reached = "-" if spec.threshold is None else f"{found['reached']}/{found['runs']}"
         lines.append(
             f"{arm:<14} {_number(found['best']['median']):>12} {_interval(found['best']):>26} "
             f"{reached:>8} {_number(found['to_threshold']):>12} "
-            f"{found['evaluations']:>7.0f} {found['tokens']:>8.0f}"
+            f"{found['evaluations']:>7.0f} {found['tokens']:>8.0f} "
+            f"{found['not_novel_share']:>9.0%}"
         )
     return "\n".join(lines) + "\n"
 

@@ -60,11 +60,12 @@ def test_evaluations_to_a_threshold() -> None:
 
 def test_arms_are_built_in_or_overlay_files(tmp_path: Path) -> None:
     assert parse_arm("best-of-n") is BEST_OF_N
+    assert parse_arm("novelty").overlay == {"novelty": {"enabled": True}}
     file = tmp_path / "wide.toml"
     file.write_text("[database]\nnum_islands = 8\n")
     assert parse_arm(f"wide={file}").overlay == {"database": {"num_islands": 8}}
     with pytest.raises(UsageError, match="no such built-in arm"):
-        parse_arm("novelty")
+        parse_arm("prompts")
     with pytest.raises(UsageError, match="cannot read"):
         parse_arm(f"x={tmp_path / 'missing.toml'}")
     (tmp_path / "bad.toml").write_text("[database\n")
@@ -77,7 +78,7 @@ def test_an_overlay_sets_search_tables_only_and_is_checked(tmp_path: Path) -> No
     wider = apply_overlay(problem, {"database": {"num_islands": 7}}, "arm wide")
     assert wider.spec.database.num_islands == 7
     assert wider.spec.database.migration_interval == problem.spec.database.migration_interval
-    with pytest.raises(UsageError, match="sets only database, prompt, llm"):
+    with pytest.raises(UsageError, match="sets only database, prompt, llm, novelty"):
         apply_overlay(problem, {"objective": {"metric": "other"}}, "arm x")
     with pytest.raises(ConfigError, match=r"arm typo.*num_islandz"):
         apply_overlay(problem, {"database": {"num_islandz": 2}}, "arm typo")
