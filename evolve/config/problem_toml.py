@@ -49,10 +49,22 @@ class EvaluationSpec:
     timeout_s: float = 30.0
     cascade: bool = True  # use evaluate_stage1..N when the scorer defines them
     thresholds: list[float] = field(default_factory=list)  # after stage 1, 2, ...
+    # Noisy scorers (evolve.engine.repeats): score every candidate this many
+    # times (metrics are the means) ...
+    repeats: int = 1
+    # ... and a candidate that would be the new best this many times more first.
+    confirm_best: int = 0
 
     def __post_init__(self) -> None:
         if not self.timeout_s > 0:
             raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
+        if isinstance(self.repeats, bool) or not isinstance(self.repeats, int) or self.repeats < 1:
+            raise ValueError(f"repeats must be an integer >= 1, got {self.repeats!r}")
+        bad = isinstance(self.confirm_best, bool) or not isinstance(self.confirm_best, int)
+        if bad or self.confirm_best < 0:
+            raise ValueError(
+                f"confirm_best must be an integer >= 0 (0 is off), got {self.confirm_best!r}"
+            )
 
 
 @dataclass(frozen=True)

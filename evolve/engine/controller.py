@@ -25,6 +25,7 @@ from evolve.edits import EditError, apply_proposal
 from evolve.engine.gate import ReviewGate
 from evolve.engine.pipeline import PipelineShape, run_pipeline
 from evolve.engine.recording import NOT_NOVEL, RunRecorder
+from evolve.engine.repeats import score_with_repeats
 from evolve.engine.scheduling import Stopper, run_ordered, run_steady
 from evolve.engine.seed_check import suspicious_seed
 from evolve.engine.state import (
@@ -350,8 +351,28 @@ class Controller:
         return key
 
     async def _run_job(self, program: Program) -> EvalResult:
+        """Score ``program``: once, or as ``[evaluation] repeats`` / ``confirm_best``
+        ask for a noisy scorer (``evolve.engine.repeats``)."""
         job = self.problem.make_job(program.id, program.code)
-        return await asyncio.wrap_future(self.executor.submit(job))
+
+        async def once() -> EvalResult:
+            return await asyncio.wrap_future(self.executor.submit(job))
+
+        spec = self.problem.spec
+        if spec.evaluation.repeats == 1 and not spec.evaluation.confirm_best:
+            return await once()
+        result, extra = await score_with_repeats(
+            once, spec.evaluation, spec.objective, lambda: self._island_best(program.island)
+        )
+        self.progress.extra_scorer_runs += extra
+        return result
+
+    def _island_best(self, island: int) -> float | None:
+        """The best fitness on ``island`` now: what a child must beat to become
+        its island's best, the program migration copies (and, when it beats
+        every island's, the run's best)."""
+        summaries = self.database.islands_summary()
+        return summaries[island].best_fitness if island < len(summaries) else None
 
     def _start_holdout(self, program: Program) -> None:
         """``program`` just became the best: score it on the held-out data, as a

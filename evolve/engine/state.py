@@ -73,6 +73,8 @@ class Progress:
     rejected_edits: int = 0
     not_novel: int = 0  # of rejected_edits: too similar to a program ([novelty])
     stale_dropped: int = 0  # children over max_staleness, not evaluated
+    # scorer runs beyond one per program ([evaluation] repeats, confirm_best)
+    extra_scorer_runs: int = 0
     best_score: float | None = None
     llm_calls: int = 0
     llm_tokens: int = 0
@@ -98,6 +100,7 @@ class Progress:
             "rejected_edits": self.rejected_edits,
             "not_novel": self.not_novel,
             "stale_dropped": self.stale_dropped,
+            "extra_scorer_runs": self.extra_scorer_runs,
             "best_score": self.best_score,
             "llm_calls": self.llm_calls,
             "llm_tokens": self.llm_tokens,
@@ -115,6 +118,7 @@ class Progress:
             rejected_edits=state["rejected_edits"],
             not_novel=state.get("not_novel", 0),
             stale_dropped=state.get("stale_dropped", 0),
+            extra_scorer_runs=state.get("extra_scorer_runs", 0),
             best_score=state["best_score"],
             llm_calls=state.get("llm_calls", 0),
             llm_tokens=state.get("llm_tokens", 0),
