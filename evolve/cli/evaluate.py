@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
 from evolve.cli.overrides import add_override_flags, overrides_of
 from evolve.cli.terminal import printable
 from evolve.config import load_problem
+from evolve.config.judge import JUDGED_SCORE
 from evolve.config.overrides import apply_overrides
 from evolve.engine import sandbox_config, score_result
 from evolve.engine.seed_check import suspicious_seed
@@ -34,7 +36,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         result = sandbox.run(problem.make_job("eval", code))
     finally:
         sandbox.close()
-    scored = score_result(result, problem.spec.objective)
+    objective = problem.spec.objective
+    if objective.metric == JUDGED_SCORE and problem.spec.judge.base_metric:
+        # judged_score is added by the LLM judge during a run, never by the scorer:
+        # evaluate the program by the metric the judge builds it on
+        objective = dataclasses.replace(objective, metric=problem.spec.judge.base_metric)
+    scored = score_result(result, objective)
     report = {
         "program": str(path),
         "status": str(scored.status),

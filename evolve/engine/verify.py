@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from evolve.config import Problem
+from evolve.config.judge import JUDGED_SCORE
 from evolve.config.overrides import load_as_run
 from evolve.engine.runner import sandbox_config
 from evolve.engine.scoring import score_result
@@ -136,6 +137,13 @@ def verify_run(
     found.chain = store.check_chain()
     # as the run read it: its config file, limit flags and overlay (run.json)
     problem = load_as_run(store.problem_dir, store.settings)
+    if problem.spec.objective.metric == JUDGED_SCORE:
+        raise UsageError(
+            f"{run_dir}: this run ranks by judged_score, which an LLM judge adds after the "
+            "scorer; verify re-runs the scorer alone and cannot recompute it. Re-check the "
+            f"scorer's metric instead: compare `evolve eval` of the exported best with its "
+            f"recorded {problem.spec.judge.base_metric or 'base'} metric"
+        )
     kind: SandboxKind = sandbox or store.settings.get("sandbox") or problem.spec.sandbox.kind
     best = _best_rows(store, top)
     recorded = _recorded_holdouts(events)
