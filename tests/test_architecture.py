@@ -58,6 +58,14 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "evolve.records",
         "evolve.store",
     ),
+    "evolve.judging": (
+        "evolve.judging",
+        "evolve.config",
+        "evolve.errors",
+        "evolve.mutation",
+        "evolve.records",
+        "sandboxes",
+    ),
     "evolve.executors": ("evolve.executors", "sandboxes"),
     "evolve.engine": (
         "evolve.engine",
@@ -66,6 +74,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "evolve.edits",
         "evolve.errors",
         "evolve.executors",
+        "evolve.judging",
         "evolve.mutation",
         "evolve.novelty",
         "evolve.records",
@@ -82,7 +91,13 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "evolve.errors",
         "sandboxes",
     ),
-    "evolve.testing": ("evolve.testing", "evolve.edits", "evolve.mutation", "evolve.novelty"),
+    "evolve.testing": (
+        "evolve.testing",
+        "evolve.edits",
+        "evolve.judging",
+        "evolve.mutation",
+        "evolve.novelty",
+    ),
     "evolve.cli": ("evolve", "sandboxes"),
     "evolve": ("evolve.analysis",),  # the package itself: evolve.Run, loaded on first use
 }

@@ -35,8 +35,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         default=None,
         metavar="NAME[=FILE]",
-        help="a built-in arm, or NAME=FILE.toml with [database]/[prompt]/[llm]/[novelty] "
-        "tables over the problem's (repeatable; default: evolve and best-of-n)",
+        help="a built-in arm, or NAME=FILE.toml with [database]/[prompt]/[llm]/[novelty]/"
+        "[meta]/[judge] tables over the problem's (repeatable; default: evolve and best-of-n)",
     )
     bench.add_argument("--seeds", type=int, default=5, help="runs per arm (seeds 0..N-1)")
     bench.add_argument(

@@ -12,6 +12,7 @@ at load time), ``database`` (its [database] table type), and ``sandboxes``
 Never the engine, mutation, store or executors.
 """
 
+from evolve.config.judge import JudgeConfig, JudgeCriterion
 from evolve.config.llm import (
     NO_KEY,
     EditMix,
@@ -21,6 +22,7 @@ from evolve.config.llm import (
     load_llm_config,
     resolve_api_key,
 )
+from evolve.config.meta import MetaConfig
 from evolve.config.novelty import NoveltyConfig
 from evolve.config.openevolve import load_openevolve_spec, translate_openevolve_config
 from evolve.config.problem import MAX_PROBLEM_FILES_BYTES, Problem, load_problem
@@ -40,7 +42,10 @@ __all__ = [
     "EditMix",
     "EvaluationSpec",
     "FilesSpec",
+    "JudgeConfig",
+    "JudgeCriterion",
     "LLMConfig",
+    "MetaConfig",
     "ModelSpec",
     "NoveltyConfig",
     "ObjectiveSpec",

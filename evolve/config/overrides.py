@@ -1,9 +1,10 @@
 """Settings over a problem's own, for any folder (an OpenEvolve one included)
 without writing a problem.toml (which would switch it to the native layout):
 limits set on the command line (``--timeout-s``, ``--memory-mb``, ...) and
-overlays of whole tables (``[database]``, ``[prompt]``, ``[llm]``, ``[novelty]``: the arms of
-``evolve bench``). A run keeps both in run.json, so its resume, its branches and
-``evolve verify`` read the problem as it did (:func:`load_as_run`).
+overlays of whole tables (``[database]``, ``[prompt]``, ``[llm]``, ``[novelty]``,
+``[meta]``, ``[judge]``: the arms of ``evolve bench``). A run keeps both in run.json, so its
+resume, its branches and ``evolve verify`` read the problem as it did
+(:func:`load_as_run`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ __all__ = ["LIMIT_FLAGS", "OVERLAY_TABLES", "apply_overlay", "apply_overrides", 
 
 # Tables an overlay may set: how the search runs, never what the problem means
 # (its objective, scorer, files and limits stay the problem's).
-OVERLAY_TABLES = ("database", "prompt", "llm", "novelty")
+OVERLAY_TABLES = ("database", "prompt", "llm", "novelty", "meta", "judge")
 
 # key -> (flag, type, what it replaces): the [evaluation] timeout and [resources] fields
 LIMIT_FLAGS: dict[str, tuple[str, type, str]] = {

@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from evolve.config.judge import JudgeConfig
 from evolve.config.llm import LLMConfig
+from evolve.config.meta import MetaConfig
 from evolve.config.novelty import NoveltyConfig
 from evolve.database import DatabaseConfig
 from sandboxes.factory import SandboxConfig
@@ -118,3 +120,5 @@ class ProblemToml:
     llm: LLMConfig | None = None  # models for `--model llm`
     governance: GovernanceSpec = field(default_factory=GovernanceSpec)
     novelty: NoveltyConfig = field(default_factory=NoveltyConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)  # LLM-judged metrics
+    meta: MetaConfig = field(default_factory=MetaConfig)  # prompts that evolve

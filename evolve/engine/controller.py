@@ -24,7 +24,7 @@ from evolve.database import PopulationDatabase, Sample, normalized_code_hash
 from evolve.edits import EditError, apply_proposal
 from evolve.engine.gate import ReviewGate
 from evolve.engine.pipeline import PipelineShape, run_pipeline
-from evolve.engine.recording import NOT_NOVEL, RunRecorder
+from evolve.engine.recording import NOT_NOVEL, EditHook, RunRecorder
 from evolve.engine.repeats import score_with_repeats
 from evolve.engine.scheduling import Stopper, run_ordered, run_steady
 from evolve.engine.seed_check import suspicious_seed
@@ -39,7 +39,9 @@ from evolve.engine.state import (
 )
 from evolve.errors import SeedFailed, UsageError
 from evolve.executors import Executor
+from evolve.judging import MetricJudge, build_metric_judge
 from evolve.mutation import MutationError, Proposer
+from evolve.mutation.llm import LLMProposer
 from evolve.novelty import NoveltyFilter, Verdict, build_novelty_filter
 from evolve.records import Program, Status
 from evolve.store import RunStore
@@ -81,6 +83,7 @@ class Controller:
             problem, proposer, database, store.root
         )
         self._novelty_at_claim = False  # set by run(): True in the deterministic schedule
+        self.metric_judge: MetricJudge | None = build_metric_judge(problem, proposer)
         self.recorder = RunRecorder(
             store,
             database,
@@ -92,6 +95,7 @@ class Controller:
             on_new_best=self._start_holdout if problem.holdout else None,
             on_added=self.novelty.added if self.novelty is not None else None,
             on_commit=self.novelty.flush if self.novelty is not None else None,
+            on_edit=self._meta_hook(proposer),
         )
         # normalised code hash -> id of the program being evaluated with that code
         self._in_flight: dict[str, str] = {}
@@ -231,7 +235,9 @@ class Controller:
         the iteration stays drawn (unsettled) for a resume to redo."""
         parent = draw.sample.parent
         try:
-            proposal = await self.proposer.propose(parent, draw.sample.inspirations, draw.seed)
+            proposal = await self.proposer.propose(
+                parent, draw.sample.inspirations, draw.seed, at=draw.population
+            )
         except MutationError as exc:  # no reply after retries, or nothing to mutate
             return Rejection(draw.iteration, parent, "no_proposal", str(exc), None)
         try:
@@ -360,12 +366,23 @@ class Controller:
 
         spec = self.problem.spec
         if spec.evaluation.repeats == 1 and not spec.evaluation.confirm_best:
-            return await once()
-        result, extra = await score_with_repeats(
-            once, spec.evaluation, spec.objective, lambda: self._island_best(program.island)
-        )
-        self.progress.extra_scorer_runs += extra
+            result = await once()
+        else:
+            result, extra = await score_with_repeats(
+                once, spec.evaluation, spec.objective, lambda: self._island_best(program.island)
+            )
+            self.progress.extra_scorer_runs += extra
+        if self.metric_judge is not None:
+            # [judge]: an LLM's ratings join the scorer's metrics (never its objective
+            # unless the problem names judged_score as the objective metric)
+            result = await self.metric_judge.judge(program, result, seed=program.iteration)
         return result
+
+    @staticmethod
+    def _meta_hook(proposer: Proposer) -> EditHook | None:
+        """[meta]'s writers learn from every proposal's outcome."""
+        meta = proposer.meta if isinstance(proposer, LLMProposer) else None
+        return None if meta is None else meta.observe_edit
 
     def _island_best(self, island: int) -> float | None:
         """The best fitness on ``island`` now: what a child must beat to become

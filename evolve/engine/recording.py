@@ -18,7 +18,7 @@ from evolve.config import ObjectiveSpec
 from evolve.database import Event, PopulationDatabase
 from evolve.engine.scoring import as_duplicate, score_result, scored_program
 from evolve.engine.state import Pending, Progress, Rejection
-from evolve.mutation import Proposer
+from evolve.mutation import Proposal, Proposer
 from evolve.records import EventKind, Program, Status
 from evolve.store import DatabaseCommit, RunStore
 from sandboxes.job import EvalResult
@@ -26,6 +26,9 @@ from sandboxes.job import EvalResult
 __all__ = ["NOT_NOVEL", "RunRecorder"]
 
 NOT_NOVEL = "not_novel"  # the kind of a rejection by the novelty check
+# (programs in the database before it, parent, evaluated child or None, proposal, why
+# it was rejected): each proposal's outcome, for [meta] (MetaPrompting.observe_edit)
+EditHook = Callable[[int, Program, Program | None, Proposal | None, str], None]
 
 
 class RunRecorder:
@@ -52,10 +55,12 @@ class RunRecorder:
         on_new_best: Callable[[Program], None] | None = None,
         on_added: Callable[[Program, list[Event]], None] | None = None,
         on_commit: Callable[[], None] | None = None,
+        on_edit: EditHook | None = None,
     ) -> None:
         self.store = store
         self.on_added = on_added
         self.on_commit = on_commit
+        self.on_edit = on_edit
         self.database = database
         self.proposer = proposer
         self.objective = objective
@@ -123,8 +128,12 @@ class RunRecorder:
 
     def child(self, pending: Pending, result: EvalResult) -> Program:
         """A child's evaluation came back: record it and tell the proposer how it did."""
+        before = len(self.database)
         program = self.evaluated(pending.child, result)
         self.proposer.feedback(pending.proposal, pending.parent_fitness, program.fitness)
+        if self.on_edit is not None:
+            parent = self.database.get(program.parent_ids[0])
+            self.on_edit(before, parent, program, pending.proposal, "")
         return program
 
     def duplicate(self, child: Program, original: Program) -> None:
@@ -176,6 +185,14 @@ class RunRecorder:
         self.store.append_event(EventKind.EDIT_REJECTED, rejection.iteration, payload)
         if proposal is not None:
             self.proposer.feedback(proposal, rejection.parent.fitness, None)
+        if self.on_edit is not None:
+            self.on_edit(
+                len(self.database),
+                rejection.parent,
+                None,
+                proposal,
+                f"{rejection.kind}: {rejection.reason}",
+            )
 
     def stopped(self) -> None:
         """The run stops: its counters, as an event."""

@@ -107,8 +107,9 @@ async def score_with_repeats(
     """(the candidate's result, the scorer runs it took beyond the first).
 
     ``run_once`` scores the candidate once; ``best_fitness`` is the fitness it
-    must beat to be confirmed (its island's best now; None: no valid program). Runs one after another, so a
-    candidate holds one evaluation slot however many runs it takes.
+    must beat to be confirmed (its island's best now; None: no valid program).
+    Runs one after another, so a candidate holds one evaluation slot however
+    many runs it takes.
     """
     results = [await run_once()]
     for _ in range(spec.repeats - 1):

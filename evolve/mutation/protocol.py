@@ -40,6 +40,7 @@ class Proposal:
     edit_kind: str = "diff"
     llm_call_id: str | None = None
     extra_parent_ids: tuple[str, ...] = ()
+    prompt_variant: str | None = None  # the [meta] system-prompt variant it was asked with
 
 
 class Proposer(Protocol):
@@ -48,10 +49,13 @@ class Proposer(Protocol):
     name: str
 
     async def propose(
-        self, parent: Program, inspirations: Sequence[Program], seed: int
+        self, parent: Program, inspirations: Sequence[Program], seed: int, *, at: int = 0
     ) -> Proposal:
         """An edit of ``parent``; ``MutationError`` when this proposal gives none,
-        ``BudgetExhausted`` when no further proposal may be made."""
+        ``BudgetExhausted`` when no further proposal may be made. ``at`` is the
+        number of programs the database held when the proposal was drawn: what
+        the prompts evolved so far are read as of (``[meta]``), so the same
+        draw gets the same prompt whatever finished meanwhile."""
         ...
 
     def feedback(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from evolve.config import LLMConfig, ModelSpec, Problem, from_mapping, load_llm_config
 from evolve.errors import ConfigError
 from evolve.mutation.llm import RECORD_FILE, LLMCall, LLMProposer, check_models
+from evolve.mutation.meta import MetaPrompting
 from evolve.mutation.offline import OfflineProposer
 from evolve.mutation.prompts import PromptBuilder
 from evolve.mutation.protocol import Proposer
@@ -126,7 +128,14 @@ def preflight(settings: MutationSettings, proposer: Proposer | None = None) -> l
 def build_proposer(settings: MutationSettings, problem: Problem, run_dir: Path) -> Proposer:
     """The Proposer for ``settings``; LLM keys are resolved here, so a missing
     environment variable fails before any work is done."""
+    meta = problem.spec.meta
     if settings.model == "offline":
+        if meta.enabled:
+            raise ConfigError(
+                f"[meta] of {problem.root}/problem.toml: evolved prompts and the scratchpad "
+                "are written by an LLM; run with --model llm, or remove [meta] (the offline "
+                "mutator reads no instructions)"
+            )
         return OfflineProposer()
     config = _config(settings, run_dir)
     objective = problem.spec.objective
@@ -139,9 +148,29 @@ def build_proposer(settings: MutationSettings, problem: Problem, run_dir: Path) 
         replay = Path(settings.replay)
         if replay.is_dir():
             replay = replay / RECORD_FILE
-    return LLMProposer.create(
+    proposer = LLMProposer.create(
         config,
         prompts,
         record_path=run_dir / RECORD_FILE if settings.record else None,
         replay_path=replay,
     )
+    if meta.enabled:
+        proposer.meta = _meta_prompting(proposer, problem, prompts.objective)
+    return proposer
+
+
+def _meta_prompting(proposer: LLMProposer, problem: Problem, objective: str) -> MetaPrompting:
+    """``[meta]``'s writers, asking its ``model`` through the proposer (accounted,
+    recorded and replayed like a proposal)."""
+    meta = problem.spec.meta
+    model = meta.model or proposer.config.models[0].key
+    if model not in proposer.clients:
+        raise ConfigError(
+            f"[meta] of {problem.root}/problem.toml: model {model!r} is not a model of "
+            f"the [llm] table (known: {', '.join(proposer.clients)})"
+        )
+
+    async def ask(messages: Sequence[Mapping[str, Any]], seed: int, purpose: str) -> str | None:
+        return await proposer.ask(model, messages, seed, purpose)
+
+    return MetaPrompting(meta, problem.spec.prompt.system, objective, ask)

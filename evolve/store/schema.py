@@ -30,6 +30,9 @@ run, ``checkpoint.json`` the version of its last writer):
    ``evaluations``: what the candidate tried that its sandbox refused
    (``evaluators._monitor``). Older rows, and sandboxes that monitor nothing,
    read both as null: unknown, not zero.
+8. adds the nullable ``prompt_variant`` column to ``llm_calls``: the ``[meta]``
+   system-prompt variant a proposal was asked with (``original``, ``v1``, ...;
+   null without ``[meta]`` prompt evolution and for every other call).
 
 Evolution rule: a later version only adds tables or nullable columns, never
 renames, retypes or drops one. Readers read every file with the current schema
@@ -63,7 +66,7 @@ __all__ = [
     "row_program",
 ]
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 PROGRAM_SCHEMA = pa.schema(
     [
@@ -116,6 +119,7 @@ LLM_CALL_SCHEMA = pa.schema(
         ("replayed", pa.bool_()),
         ("messages", pa.string()),  # version 6: JSON list of the messages sent
         ("completion", pa.string()),  # version 6: the reply text; null without one
+        ("prompt_variant", pa.string()),  # version 8: the [meta] variant of a proposal
     ]
 )
 # Version 2. Why a table of its own rather than program columns: an evaluation

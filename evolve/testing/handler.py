@@ -36,6 +36,8 @@ from evolve.testing.faults import (
     garbage_reply,
     outside_block_reply,
 )
+from evolve.testing.judges import metric_judge_reply
+from evolve.testing.meta_replies import meta_reply
 from evolve.testing.wire import (
     ChatRequest,
     RequestError,
@@ -332,6 +334,12 @@ class RequestHandler(BaseHTTPRequestHandler):
         judged = judged_programs(request.messages)
         if judged is not None:
             return judge_reply(*judged), False
+        meta = meta_reply(request.messages)
+        if meta is not None:
+            return meta, False
+        rated = metric_judge_reply(request.messages)
+        if rated is not None:
+            return rated, False
         try:
             return propose_for_messages(request.messages, seed=seed), False
         except MutationError as exc:

@@ -78,7 +78,7 @@ def test_an_overlay_sets_search_tables_only_and_is_checked(tmp_path: Path) -> No
     wider = apply_overlay(problem, {"database": {"num_islands": 7}}, "arm wide")
     assert wider.spec.database.num_islands == 7
     assert wider.spec.database.migration_interval == problem.spec.database.migration_interval
-    with pytest.raises(UsageError, match="sets only database, prompt, llm, novelty"):
+    with pytest.raises(UsageError, match="sets only database, prompt, llm, novelty, meta, judge"):
         apply_overlay(problem, {"objective": {"metric": "other"}}, "arm x")
     with pytest.raises(ConfigError, match=r"arm typo.*num_islandz"):
         apply_overlay(problem, {"database": {"num_islandz": 2}}, "arm typo")

@@ -57,7 +57,7 @@ class ScriptedProposer:
     feedback_log: list[tuple[str, float | None]] = field(default_factory=list)
 
     async def propose(
-        self, parent: Program, inspirations: Sequence[Program], seed: int
+        self, parent: Program, inspirations: Sequence[Program], seed: int, *, at: int = 0
     ) -> Proposal:
         await asyncio.sleep(0)  # a real proposer awaits; let other slots interleave
         step = self.script(parent, self.calls)

@@ -208,9 +208,13 @@ class RecordingPrompts(PromptBuilder):
         self.inputs: list[Program] = []
 
     def build(
-        self, parent: Program, inspirations: Sequence[Program], edit_kind: str = "diff"
+        self,
+        parent: Program,
+        inspirations: Sequence[Program],
+        edit_kind: str = "diff",
+        system: str | None = None,
     ) -> BuiltPrompt:
-        built = super().build(parent, inspirations, edit_kind)
+        built = super().build(parent, inspirations, edit_kind, system)
         self.built.append(built)
         self.inputs += [parent, *inspirations]
         return built

@@ -47,7 +47,7 @@ class TimedProposer(ScriptedProposer):
         self.peak_after: dict[int, int] = {}  # evaluations finished -> peak since
 
     async def propose(
-        self, parent: Program, inspirations: Sequence[Program], seed: int
+        self, parent: Program, inspirations: Sequence[Program], seed: int, *, at: int = 0
     ) -> Proposal:
         call = self.calls  # numbered as calls start (in iteration order when ordered)
         self.calls += 1

@@ -243,9 +243,11 @@ def test_the_iteration_limit_still_waits_for_proposals_in_flight(tmp_path: Path)
     awaited and evaluated, as before."""
 
     class Slow(ScriptedProposer):
-        async def propose(self, parent: Program, inspirations: Any, seed: int) -> Any:
+        async def propose(
+            self, parent: Program, inspirations: Any, seed: int, *, at: int = 0
+        ) -> Any:
             await asyncio.sleep(0.2)
-            return await super().propose(parent, inspirations, seed)
+            return await super().propose(parent, inspirations, seed, at=at)
 
     proposer = Slow(lambda parent, call: float(call + 1))
     controller = make_controller(tmp_path, proposer, ScoringExecutor())

@@ -55,6 +55,7 @@ class LLMCall:
     replayed: bool = False
     messages: str | None = None
     completion: str | None = None
+    prompt_variant: str | None = None  # the [meta] system-prompt variant a proposal used
 
     @property
     def total_tokens(self) -> int:

@@ -12,51 +12,13 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, Literal
 
 from evolve.config import ModelSpec
+from evolve.mutation.bandit import Arm, ucb_scores
 
-__all__ = ["Arm", "Ensemble"]
-
-# Floor on the cost of one call when computing improvement per dollar, so free
-# local models (price 0) rank by improvement per call instead of dividing by 0.
-MIN_COST_PER_CALL_USD = 1e-6
-
-
-@dataclass
-class Arm:
-    """Bandit statistics of one model.
-
-    ``pulls`` counts choices (made before the reward is known, so calls in
-    flight already spread exploration); ``cost_usd`` and ``improvement``
-    accumulate as calls finish and children are scored. A proposal that never
-    gets feedback (rejected edit) counts as zero improvement for its cost.
-    """
-
-    pulls: int = 0
-    cost_usd: float = 0.0
-    improvement: float = 0.0
-    reports: int = 0
-
-    def value(self) -> float:
-        """Improvement per dollar."""
-        return self.improvement / max(self.cost_usd, self.pulls * MIN_COST_PER_CALL_USD, 1e-12)
-
-
-def ucb_scores(arms: Sequence[Arm], exploration: float) -> list[float]:
-    """UCB1 index per arm, values normalised to [0, 1] by the best arm's value
-    (UCB1 assumes bounded rewards; improvement per dollar is not)."""
-    total = sum(a.pulls for a in arms)
-    best = max((a.value() for a in arms if a.pulls), default=0.0)
-    scores = []
-    for arm in arms:
-        if arm.pulls == 0:
-            scores.append(math.inf)
-            continue
-        mean = arm.value() / best if best > 0 else 0.0
-        scores.append(mean + exploration * math.sqrt(2 * math.log(total) / arm.pulls))
-    return scores
+__all__ = ["Arm", "Ensemble", "ucb_scores"]
 
 
 class Ensemble:

@@ -22,6 +22,7 @@ call id of the proposal that produced it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from evolve.mutation.llm.embeddings import EmbeddingClient, EmbeddingOutcome
 from evolve.mutation.llm.ensemble import Ensemble
 from evolve.mutation.llm.errors import LLMCallFailed, LLMFatalError
 from evolve.mutation.llm.replay import Recorder, ReplayClient, ReplayRecord
+from evolve.mutation.meta import MetaPrompting
 from evolve.mutation.prompts import PromptBuilder
 from evolve.mutation.protocol import Proposal
 from evolve.records import Program
@@ -85,6 +87,7 @@ class LLMProposer:
         self.ensemble = Ensemble(config.models, config.selection, config.ucb_exploration)
         self.calls: list[LLMCall] = []  # drained by the controller into the store
         self.embedder = embedder
+        self.meta: MetaPrompting | None = None  # [meta]: evolved system prompts, scratchpad
 
     @classmethod
     def create(
@@ -119,14 +122,21 @@ class LLMProposer:
         return proposer
 
     async def propose(
-        self, parent: Program, inspirations: Sequence[Program], seed: int
+        self, parent: Program, inspirations: Sequence[Program], seed: int, *, at: int = 0
     ) -> LLMProposal:
         """One proposal; see the module docstring for what it raises."""
         self.budget.check()
         rng = random.Random(seed)
         kind = choose_edit_kind(rng, self.config.edit_mix, has_partner=bool(inspirations))
         spec = self.ensemble.choose(rng)
-        built = self.prompts.build(parent, inspirations, kind)
+        system, variant = None, None
+        if self.meta is not None:
+            try:
+                system, variant = await self.meta.system_for(rng, at)
+            except asyncio.CancelledError:
+                self.ensemble.withdraw(spec.key)
+                raise
+        built = self.prompts.build(parent, inspirations, kind, system=system)
         try:
             outcome = await self.clients[spec.key].complete(
                 built.messages, seed=seed, edit_kind=built.edit_kind, on_cancel=self._account
@@ -139,6 +149,8 @@ class LLMProposer:
             self.ensemble.withdraw(spec.key)
             raise
         call = outcome.call
+        if variant is not None:
+            call = dataclasses.replace(call, prompt_variant=variant)
         self._account(call)
         if outcome.verdict == "fatal":
             keyvar = f"${spec.api_key_env}" if spec.api_key_env else "no key"
@@ -164,6 +176,7 @@ class LLMProposer:
             extra_parent_ids=() if built.second_parent_id is None else (built.second_parent_id,),
             prompt_hash=call.prompt_hash,
             finish_reason=call.finish_reason,
+            prompt_variant=variant,
         )
 
     async def ask(self, model: str, messages: Messages, seed: int, purpose: str) -> str | None:
@@ -226,14 +239,21 @@ class LLMProposer:
         return calls
 
     def snapshot(self) -> dict[str, Any]:
-        """JSON-ready state for the checkpoint (spend and bandit)."""
-        return {"budget": self.budget.snapshot(), "ensemble": self.ensemble.snapshot()}
+        """JSON-ready state for the checkpoint (spend, bandit, evolved prompts)."""
+        state = {"budget": self.budget.snapshot(), "ensemble": self.ensemble.snapshot()}
+        if self.meta is not None:
+            state["meta"] = self.meta.snapshot()
+        return state
 
     def restore(self, state: dict[str, Any]) -> None:
         self.budget.restore(state["budget"])
         self.ensemble.restore(state["ensemble"])
+        if self.meta is not None and state.get("meta"):
+            self.meta.restore(state["meta"])
 
     async def aclose(self) -> None:
+        if self.meta is not None:
+            await self.meta.aclose()
         for client in self.clients.values():
             await client.aclose()
         if self.embedder is not None:

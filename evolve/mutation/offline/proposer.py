@@ -26,7 +26,7 @@ class OfflineProposer:
         self._mutator = OfflineMutator()
 
     async def propose(
-        self, parent: Program, inspirations: Sequence[Program], seed: int
+        self, parent: Program, inspirations: Sequence[Program], seed: int, *, at: int = 0
     ) -> Proposal:
         # Cheap and CPU-bound (milliseconds): running it inline keeps the
         # controller single-threaded with respect to the database.

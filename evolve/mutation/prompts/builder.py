@@ -186,10 +186,16 @@ class PromptBuilder:
         return user.rstrip() + "\n"
 
     def build(
-        self, parent: Program, inspirations: Sequence[Program], edit_kind: str = "diff"
+        self,
+        parent: Program,
+        inspirations: Sequence[Program],
+        edit_kind: str = "diff",
+        system: str | None = None,
     ) -> BuiltPrompt:
         """Messages for a proposal of ``edit_kind``; a crossover takes its second
-        parent from ``inspirations[0]`` (none -> a diff)."""
+        parent from ``inspirations[0]`` (none -> a diff). ``system`` replaces the
+        builder's system message (an evolved variant, with the scratchpad)."""
+        system = self.system if system is None else system
         if edit_kind not in EDIT_KINDS:
             raise ValueError(f"unknown edit kind {edit_kind!r}; known: {EDIT_KINDS}")
         pool = list(inspirations)
@@ -200,7 +206,7 @@ class PromptBuilder:
             else:
                 edit_kind = "diff"
         pool = pool[: self.limits.max_inspirations]
-        limit = self.limits.max_prompt_chars - len(self.system)
+        limit = self.limits.max_prompt_chars - len(system)
         cap = self.limits.max_artifact_chars
         while True:
             user = self.render(parent, pool, edit_kind, second, cap)
@@ -217,7 +223,7 @@ class PromptBuilder:
         if not parent.artifacts:
             cap = 0
         messages = (
-            {"role": "system", "content": self.system},
+            {"role": "system", "content": system},
             {"role": "user", "content": user},
         )
         return BuiltPrompt(
@@ -226,6 +232,6 @@ class PromptBuilder:
             second_parent_id=None if second is None else second.id,
             inspirations_shown=len(pool),
             artifact_chars=cap,
-            chars=len(self.system) + len(user),
+            chars=len(system) + len(user),
             over_limit=len(user) > limit,
         )
