@@ -307,13 +307,16 @@ class NoveltyFilter:
 
     def _place_taken(self, taken: dict[str, set[int]], vectors: np.ndarray) -> None:
         index = self._index()
+        members: dict[int, set[str]] = {}  # read once per island, not once per program
         for (program_id, islands), vector in zip(taken.items(), vectors, strict=True):
             program = self.database.get(program_id)
             index.remember(program_id, vector)
             if self.log is not None:
                 self.log.append(EmbeddingRow(program_id, "program", program.island), vector)
             for island in islands:
-                if program_id in self._members(island):
+                if island not in members:
+                    members[island] = self._members(island)
+                if program_id in members[island]:
                     index.place(island, program_id)
 
     def _place(self, island: int, program_id: str) -> None:

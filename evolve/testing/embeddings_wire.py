@@ -11,14 +11,13 @@ refused with the error a server that only takes text would give.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from evolve.testing.wire import RequestError, estimate_tokens
+from evolve.testing.wire import RequestError, estimate_tokens, request_body
 
 __all__ = [
     "DEFAULT_EMBEDDING_DIMENSIONS",
@@ -45,15 +44,7 @@ class EmbeddingRequest:
 
 def parse_embedding_request(raw: bytes) -> EmbeddingRequest:
     """The request in ``raw``, or a ``RequestError`` saying what is wrong with it."""
-    try:
-        body = json.loads(raw or b"null")
-    except json.JSONDecodeError as exc:
-        raise RequestError(400, f"the request body is not valid JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise RequestError(400, "the request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise RequestError(400, "'model' is required and must be a string", param="model")
+    body, model = request_body(raw)
     return EmbeddingRequest(
         model=model,
         inputs=_inputs(body.get("input")),

@@ -27,6 +27,7 @@ __all__ = [
     "model_body",
     "models_body",
     "parse_chat_request",
+    "request_body",
     "request_seed",
     "stream_chunks",
 ]
@@ -95,8 +96,9 @@ def _int_field(body: Mapping[str, Any], name: str, low: int, high: int | None) -
     return value
 
 
-def parse_chat_request(raw: bytes) -> ChatRequest:
-    """Validate a request body; ``RequestError`` (400) says what is wrong."""
+def request_body(raw: bytes) -> tuple[dict[str, Any], str]:
+    """(the JSON object of a request body, its "model"); ``RequestError`` (400)
+    when it is not JSON, not an object, or names no model."""
     try:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -106,6 +108,12 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise RequestError(400, "'model' is required and must be a string", param="model")
+    return body, model
+
+
+def parse_chat_request(raw: bytes) -> ChatRequest:
+    """Validate a request body; ``RequestError`` (400) says what is wrong."""
+    body, model = request_body(raw)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise RequestError(400, "'messages' must be a non-empty array", param="messages")

@@ -9,6 +9,7 @@ import pytest
 
 from evolve.analysis.summary import format_summary, run_summary
 from evolve.engine import RunLimits
+from evolve.engine.branch import branch_run
 from evolve.engine.runner import RunOptions, resume_run, start_run
 from evolve.records import EventKind
 from evolve.store import RunStore
@@ -48,3 +49,19 @@ def test_stagnant_islands_spawn_up_to_the_cap_and_a_resume_keeps_them(tmp_path):
     assert after[: len(spawned)] == spawned
     islands = {p["island"] for p in RunStore.open(run_dir).read_table("programs").to_pylist()}
     assert max(islands) < 4
+
+
+def test_a_branch_places_programs_born_on_spawned_islands(tmp_path):
+    problem = write_problem(tmp_path / "tiny", STAGNANT)
+    run_dir = tmp_path / "run"
+    options = RunOptions(sandbox="process", deterministic=True, seed=1, concurrency=1)
+    start_run(problem, run_dir, options, RunLimits(evaluations=24, concurrency=1, ordered=True))
+    rows = RunStore.open(run_dir).read_table("programs").to_pylist()
+    spawned_born = [r for r in rows if r["island"] >= 2]
+    if not spawned_born:
+        pytest.skip("no child was born on a spawned island in this run")
+    last = max(r["iteration"] for r in rows)
+    out = tmp_path / "branch"
+    branch_run(run_dir, out, RunLimits(evaluations=2, concurrency=1), checkpoint=last)
+    got = RunStore.open(out).read_table("programs").to_pylist()
+    assert {r["id"] for r in spawned_born} <= {r["id"] for r in got}

@@ -205,5 +205,5 @@ def test_projection_keeps_the_rows_and_spreads_along_the_main_axis(n, d, seed):
         centred = vectors - vectors.mean(axis=0)
         total = float(np.sum(centred.astype(np.float64) ** 2))
         captured = float(np.sum(points**2))
-        assert captured <= total + 1e-6  # a projection never adds spread
+        assert captured <= total * (1 + 1e-6) + 1e-9  # a projection never adds spread
         assert np.var(points[:, 0]) + 1e-9 >= np.var(points[:, 1])

@@ -92,6 +92,17 @@ class CompletionClient(Protocol):
     async def aclose(self) -> None: ...
 
 
+def async_openai(spec: ModelSpec, config: LLMConfig) -> openai.AsyncOpenAI:
+    """The official client for ``spec``'s endpoint: the key from its variable,
+    evolve's own retries and deadlines in place of the client's (``max_retries=0``)."""
+    return openai.AsyncOpenAI(
+        base_url=spec.base_url,
+        api_key=resolve_api_key(spec),
+        max_retries=0,
+        timeout=config.timeout_s,
+    )
+
+
 class ModelClient:
     """Chat completions from one model, retried on transient failures.
 
@@ -117,12 +128,7 @@ class ModelClient:
         self._limiter = limiter or asyncio.Semaphore(config.max_concurrency)
         self._budget = budget
         self._rng = random.Random(jitter_seed)
-        self._client = openai.AsyncOpenAI(
-            base_url=spec.base_url,
-            api_key=resolve_api_key(spec),
-            max_retries=0,
-            timeout=config.timeout_s,
-        )
+        self._client = async_openai(spec, config)
 
     async def aclose(self) -> None:
         await self._client.close()

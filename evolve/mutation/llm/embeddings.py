@@ -19,11 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 import openai
 
-from evolve.config import LLMConfig, ModelSpec, resolve_api_key
+from evolve.config import LLMConfig, ModelSpec
 from evolve.mutation.llm import retry
 from evolve.mutation.llm.budget import Budget
 from evolve.mutation.llm.calls import LLMCall, estimate_tokens, prompt_hash
-from evolve.mutation.llm.client import new_call_id
+from evolve.mutation.llm.client import async_openai, new_call_id
 from evolve.mutation.llm.errors import LLMFatalError
 
 __all__ = ["EMBEDDING_CALL", "EmbeddingClient", "EmbeddingOutcome"]
@@ -56,12 +56,7 @@ class EmbeddingClient:
         self._account = account
         self._budget = budget
         self._rng = random.Random(jitter_seed)
-        self._client = openai.AsyncOpenAI(
-            base_url=spec.base_url,
-            api_key=resolve_api_key(spec),
-            max_retries=0,
-            timeout=config.timeout_s,
-        )
+        self._client = async_openai(spec, config)
 
     async def aclose(self) -> None:
         await self._client.close()
