@@ -354,6 +354,37 @@ class Run:
         ]
         return pd.DataFrame(rows, columns=["iteration", "time", "reason", "files"])
 
+    @property
+    def prompt_variants(self) -> pd.DataFrame:
+        """The ``[meta]`` system-prompt archive as of the last checkpoint, one row
+        per variant (``original`` is the problem's own prompt): the programs in the
+        database from which it could be chosen (``since``) and until which
+        (``retired``, NaN while live), its children, their total score gain, its
+        ``proposals`` (llm_calls rows that used it) and its text. Empty without an
+        archive."""
+        checkpoint = self._fresh(lambda store: store.load_checkpoint(database=False)) or {}
+        variants = ((checkpoint.get("proposer") or {}).get("meta") or {}).get("variants") or []
+        columns = ["id", "since", "retired", "children", "gain", "proposals", "text"]
+        if not variants:
+            return pd.DataFrame(columns=columns)
+        calls = self.llm_calls
+        used: dict[str, int] = {}
+        if "prompt_variant" in calls:
+            used = {str(k): int(v) for k, v in calls["prompt_variant"].value_counts().items()}
+        rows = [
+            {
+                "id": v["id"],
+                "since": v["since"],
+                "retired": np.nan if v["retired"] >= 2**62 else v["retired"],
+                "children": v["children"],
+                "gain": v["gain"],
+                "proposals": int(used.get(v["id"], 0)),
+                "text": v["text"],
+            }
+            for v in variants
+        ]
+        return pd.DataFrame(rows, columns=columns)
+
     @cached_property
     def _embeddings(self) -> tuple[pd.DataFrame, np.ndarray]:
         scores = self.programs.set_index("id")["score"] if len(self.programs) else pd.Series()

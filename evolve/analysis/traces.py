@@ -1,8 +1,9 @@
 """`evolve export RUN --traces FILE`: every LLM proposal of a run as a chat
 record fine-tuning tools accept, with what came of it.
 
-One record per proposal call (the run's ``llm_calls`` rows, start-up checks
-and calls a stop cancelled left out), in call order::
+One record per proposal call (the run's ``llm_calls`` rows, start-up checks,
+calls a stop cancelled, and the calls that are no proposal, such as
+embeddings, judges and the ``[meta]`` writers, left out), in call order::
 
     {"messages": [<system and user messages, exactly as sent>,
                   {"role": "assistant", "content": <the completion>}],
@@ -61,6 +62,11 @@ STATUSES = (
 # of a start-up check, the error prefix of a call a stop cancelled, and how a
 # failed call's rejection names it.
 _PREFLIGHT = "preflight"
+# ... and the edit_kinds of calls that propose no edit (evolve.novelty, evolve.judging,
+# evolve.mutation.meta): no child comes of them, so they are no trace of a proposal.
+_NOT_PROPOSALS = frozenset(
+    {_PREFLIGHT, "embedding", "novelty_judge", "metric_judge", "prompt_writer", "scratchpad"}
+)
 _CANCELLED = "cancelled"
 _FAILED_CALL_ID = re.compile(r"\(llm call (c[0-9a-f]+)\)")
 
@@ -142,7 +148,7 @@ def trace_records(run_dir: str | Path) -> tuple[list[dict[str, Any]], int]:
     calls = [
         call
         for call in store.read_table("llm_calls").to_pylist()
-        if call["edit_kind"] != _PREFLIGHT and not _cancelled(call)
+        if call["edit_kind"] not in _NOT_PROPOSALS and not _cancelled(call)
     ]
     stored = [call for call in calls if call["messages"] is not None]
     if not stored and version < TEXTS_SINCE_SCHEMA:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from evolve import Run
+from evolve.analysis.traces import trace_records
 from evolve.config import LLMConfig, ModelSpec
 from evolve.engine import RunLimits
 from evolve.engine.runner import RunOptions, resume_run, start_run
@@ -135,6 +136,13 @@ def test_an_llm_run_embeds_and_judges_through_the_server(tmp_path):
     # The record keeps the judge's answers, for audit.
     record = (run_dir / "llm_record.jsonl").read_text()
     assert "NOT NOVEL" in record
+    # A trace export holds the proposals only, not the embedding and judge calls.
+    traces, _ = trace_records(run_dir)
+    assert traces and {t["metadata"]["edit_kind"] for t in traces} <= {
+        "diff",
+        "rewrite",
+        "crossover",
+    }
 
 
 def test_llm_embeddings_need_an_embedding_model_and_no_deterministic_schedule(tmp_path):

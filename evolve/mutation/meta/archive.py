@@ -93,14 +93,17 @@ class PromptArchive:
 
     def add(self, variant_id: str, text: str, at: int) -> str | None:
         """Make ``text`` choosable from ``at``; past ``size``, retire the live
-        variant with the lowest mean gain (never the original). Returns the id
+        variant with the lowest mean gain among those with children (never the
+        original; an untried one only when none has children). Returns the id
         retired, if any."""
         retired = None
         live = self.records(at)
         if len(live) >= self.size:
             candidates = [row for row in live if row[0].id != ORIGINAL]
+            # a variant no child has reported on yet has not had its chance
+            tried = [row for row in candidates if row[1] > 0]
             if candidates:
-                worst = min(candidates, key=lambda row: (row[2], -row[0].since))[0]
+                worst = min(tried or candidates, key=lambda row: (row[2], -row[0].since))[0]
                 worst.retired = at
                 retired = worst.id
         self.variants[variant_id] = Variant(variant_id, text, since=at)

@@ -200,3 +200,11 @@ def test_meta_settings_are_checked():
         MetaConfig(prompt_exploration=float("nan"))
     assert not MetaConfig(prompt_variants=1).enabled  # one prompt: nothing to choose
     assert MetaConfig(prompt_variants=2).evolves_prompts
+
+
+def test_a_variant_without_children_yet_is_not_the_one_retired():
+    archive = PromptArchive("base", size=3, exploration=1.0)
+    archive.add("v1", "one", at=0)
+    archive.report("v1", 1, 0.0)  # tried, no gain
+    archive.add("v2", "two", at=2)  # untried when v3 comes
+    assert archive.add("v3", "three", at=3) == "v1"

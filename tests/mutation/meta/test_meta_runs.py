@@ -74,6 +74,9 @@ def test_evolved_prompts_are_written_used_recorded_and_replayed(tmp_path):
     assert any(NOTES_HEADING in system for system in later)
     state = RunStore.open(run_dir).load_checkpoint(database=False)
     assert state is not None and state["proposer"]["meta"]["next_notes"] >= 2
+    table = Run.open(run_dir).prompt_variants
+    assert table["id"].iloc[0] == "original" and set(variants) <= set(table["id"])
+    assert table["proposals"].sum() == len(proposals)
     # The server is gone: the record answers every call, the lineage is the same.
     replay = tmp_path / "replay"
     deterministic(
