@@ -165,7 +165,7 @@ class MetaPrompting:
         messages = writer_messages(self.objective, records, outcomes)
         reply = await self._ask(messages, _SEED_BASE[WRITER_CALL] + version, WRITER_CALL)
         text = read_reply(reply, self.config.prompt_max_chars)
-        if text is not None:
+        if text is not None and _usable_variant(text, [v.text for v, _, _ in archive.records(due)]):
             archive.add(f"v{version}", text, due)
 
     # -- checkpoint and shutdown ---------------------------------------------------------
@@ -209,6 +209,15 @@ class MetaPrompting:
             with contextlib.suppress(BaseException):
                 await task
         self._tasks.clear()
+
+
+MIN_VARIANT_CHARS = 40  # shorter than this, a "system prompt" is a refusal or a fragment
+
+
+def _usable_variant(text: str, live: list[str]) -> bool:
+    """A written variant worth a slot: long enough to instruct, and not a live
+    variant again (an echo would split that variant's record in two)."""
+    return len(text) >= MIN_VARIANT_CHARS and text.strip() not in {t.strip() for t in live}
 
 
 def _pending_variant(variant_id: str, first_pending: int) -> bool:

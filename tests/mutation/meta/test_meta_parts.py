@@ -208,3 +208,24 @@ def test_a_variant_without_children_yet_is_not_the_one_retired():
     archive.report("v1", 1, 0.0)  # tried, no gain
     archive.add("v2", "two", at=2)  # untried when v3 comes
     assert archive.add("v3", "three", at=3) == "v1"
+
+
+def test_a_short_or_echoed_variant_is_not_added():
+    replies = iter(["OK.", "BASE PROMPT: improve the program with careful, small edits."])
+
+    async def ask(messages, seed, purpose):
+        return next(replies)
+
+    async def scenario():
+        config = MetaConfig(prompt_variants=3, prompt_every=1)
+        meta = MetaPrompting(
+            config, "BASE PROMPT: improve the program with careful, small edits.", "score", ask
+        )
+        parent = program("p0", 0, 0.0)
+        meta.observe_edit(0, parent, program("p1", 1, 1.0), None, "")
+        meta.observe_edit(1, parent, program("p2", 2, 2.0), None, "")
+        await meta.system_for(random.Random(0), at=2)
+        return meta
+
+    meta = run(scenario())
+    assert meta.archive is not None and list(meta.archive.variants) == [ORIGINAL]
