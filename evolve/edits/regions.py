@@ -6,6 +6,12 @@ whitespace and trailing text allowed, e.g. ``    # EVOLVE-BLOCK-START: tune me``
 a marker inside a code line (``x = 1  # EVOLVE-BLOCK-START``) is not a marker.
 Several regions are allowed, nesting is not.
 
+The comment may be any language's line comment (``#``, ``//``, ``--``, ``;``,
+``%``: Python and shell, C/C++/Rust/Go/JavaScript, Lua/SQL/Haskell, Lisp/asm,
+MATLAB/LaTeX), so ``// EVOLVE-BLOCK-START`` marks a C++ or Rust block. No
+valid Python line starts with any of the others, so a Python program's regions
+are the same whichever are recognised.
+
 Lines are split on ``"\\n"`` only (a ``"\\r\\n"`` ending stays on its line), the
 same convention the edit engine uses, so line numbers agree everywhere.
 """
@@ -16,6 +22,7 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
+    "COMMENT_PREFIXES",
     "END_MARKER",
     "START_MARKER",
     "MarkerError",
@@ -30,7 +37,8 @@ __all__ = [
 START_MARKER = "# EVOLVE-BLOCK-START"
 END_MARKER = "# EVOLVE-BLOCK-END"
 
-_MARKER_RE = re.compile(r"^[ \t\f]*#\s*EVOLVE-BLOCK-(START|END)\b")
+COMMENT_PREFIXES = ("#", "//", "--", ";", "%")  # line comments a marker may use
+_MARKER_RE = re.compile(r"^[ \t\f]*(?:#|//|--|;|%)\s*EVOLVE-BLOCK-(START|END)\b")
 _HOW_TO_MARK = f"put '{START_MARKER}' and '{END_MARKER}' on their own lines around the code"
 
 

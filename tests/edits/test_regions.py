@@ -80,3 +80,25 @@ def test_split_lines_keeps_crlf_and_form_feeds_on_their_line():
     assert split_lines("a\r\nb\x0cc\nd") == ["a\r\n", "b\x0cc\n", "d"]
     assert "".join(split_lines("a\n\nb\n")) == "a\n\nb\n"
     assert split_lines("") == []
+
+
+CPP = """#include <vector>
+// EVOLVE-BLOCK-START
+int score(int x) {
+    return x / 2;  // EVOLVE-BLOCK-END inside a line is no marker
+}
+// EVOLVE-BLOCK-END
+int main() { return score(4); }
+"""
+
+
+def test_other_languages_line_comments_mark_blocks_too():
+    assert region_bodies(CPP) == [
+        "int score(int x) {\n    return x / 2;  // EVOLVE-BLOCK-END inside a line is no marker\n}\n"
+    ]
+    for prefix in ("--", ";", "%", "//"):
+        code = f"a\n{prefix} EVOLVE-BLOCK-START\nb\n  {prefix}EVOLVE-BLOCK-END: done\nc\n"
+        assert region_bodies(code) == ["b\n"], prefix
+    # Python's floor division at the start of a line is not valid Python, and a
+    # division inside a line is never a marker.
+    assert evolve_regions("x = 7 // 2  # EVOLVE-BLOCK-START\n") == []
