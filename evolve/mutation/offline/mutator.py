@@ -6,7 +6,10 @@ same path as with a model. A proposal is a pure function of (parent,
 inspirations, seed): each call builds its own ``random.Random(seed)``.
 
 Every proposal is checked before it is returned: the child parses, differs from
-the parent, and ``apply_edit(parent, proposal)`` gives exactly that child.
+the parent, and ``apply_edit(parent, proposal)`` gives exactly that child. A
+C-like parent (braces or semicolons in its blocks, ``// EVOLVE-BLOCK-START``)
+gets the token-level operators of ``clike`` instead, checked for balanced
+brackets (there is no compiler here).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from evolve.edits import (
     format_search_replace,
     split_lines,
 )
+from evolve.mutation.offline.clike import CLIKE_OPERATORS, CLIKE_WEIGHTS, balanced, looks_clike
 from evolve.mutation.offline.operators import OPERATORS, donor_lines, parses
 from evolve.mutation.protocol import MutationError
 
@@ -72,21 +76,27 @@ class OfflineMutator:
             raise MutationError(f"the parent's EVOLVE-BLOCK markers are malformed: {exc}") from exc
         if not regions:
             raise MutationError("the parent has no EVOLVE-BLOCK region to mutate")
-        if not parses(parent_code):
-            raise MutationError("the parent does not parse, so no edit can yield a valid child")
         rng = random.Random(seed)
-        donors = donor_lines(inspirations)
-        names = [
-            n for n, w in self.weights.items() if w > 0 and (n != "splice_inspiration" or donors)
-        ]
-        weights = [self.weights[n] for n in names]
+        operators, valid, table = OPERATORS, parses, self.weights
+        donors: list[str] = []
+        if parses(parent_code):
+            donors = donor_lines(inspirations)
+        elif looks_clike(parent_code) and balanced(parent_code):
+            operators, valid, table = CLIKE_OPERATORS, balanced, CLIKE_WEIGHTS
+        else:
+            raise MutationError(
+                "the parent does not parse as Python and is not C-like code with balanced "
+                "brackets, so no edit can yield a valid child"
+            )
+        names = [n for n, w in table.items() if w > 0 and (n != "splice_inspiration" or donors)]
+        weights = [table[n] for n in names]
         for _ in range(_ATTEMPTS):
             n_ops = rng.choices([n for n, _ in _OPS_PER_EDIT], [p for _, p in _OPS_PER_EDIT])[0]
             child, notes = parent_code, []
             for _ in range(n_ops):
                 name = rng.choices(names, weights)[0]
-                result = OPERATORS[name](child, rng, donors)
-                if result is not None and parses(result[0]):
+                result = operators[name](child, rng, donors)
+                if result is not None and valid(result[0]):
                     child = result[0]
                     notes.append(result[1])
             if child == parent_code:
@@ -96,7 +106,7 @@ class OfflineMutator:
                 return edit
         raise MutationError(
             f"no transformation applied after {_ATTEMPTS} attempts: none of the operators "
-            f"{names} found anything to change in the EVOLVE-BLOCK that still parses"
+            f"{names} found anything to change in the EVOLVE-BLOCK that is still valid"
         )
 
 
