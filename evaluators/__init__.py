@@ -7,6 +7,7 @@ any third-party package.
 For scorers::
 
     from evaluators import call_candidate, candidate_session, CandidateError, InvalidCandidate
+    from evaluators import run_program  # a command (a compiler, a built program) as the candidate
     from evaluators import as_float, require_finite_array
 """
 
@@ -21,6 +22,7 @@ from evaluators.isolation import (
     call_candidate,
     candidate_session,
 )
+from evaluators.programs import ProgramResult, run_program
 
 __all__ = [
     "CandidateCrashed",
@@ -30,9 +32,11 @@ __all__ = [
     "CandidateSession",
     "CandidateTimeout",
     "InvalidCandidate",
+    "ProgramResult",
     "as_float",
     "call_candidate",
     "candidate_session",
     "require_finite",
     "require_finite_array",
+    "run_program",
 ]

@@ -20,6 +20,7 @@ from typing import Any
 
 __all__ = [
     "close_all_but",
+    "exec_program",
     "load",
     "read_frame",
     "run_call",
@@ -207,3 +208,24 @@ def serve_session(
             _flush()
             write_frame(reply_fd, message.encode("utf-8", "replace"))
     os._exit(0)
+
+
+def exec_program(fds: list[int], request: dict[str, Any]) -> None:
+    """Become ``request["argv"]`` with ``fds`` (stdin, stdout, stderr) as its
+    standard streams, in ``request["cwd"]``. Never returns: on failure the reason
+    goes to its stderr and it exits 127, as a shell's "command not found"."""
+    try:
+        for target, fd in enumerate(fds[:3]):
+            os.dup2(fd, target)
+        for fd in set(fds[:3]):
+            if fd > 2:
+                os.close(fd)
+        cwd = request.get("cwd")
+        if cwd:
+            os.chdir(cwd)
+        argv = [str(a) for a in request["argv"]]
+        os.execvpe(argv[0], argv, {str(k): str(v) for k, v in request["env"].items()})
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.write(2, f"cannot run {request.get('argv', ['?'])[0]!r}: {exc}\n".encode())
+    os._exit(127)

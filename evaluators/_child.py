@@ -68,6 +68,8 @@ class Child:
                     _linux.set_parent_death_signal(signal.SIGKILL)
                 _candidate.close_all_but(set(fds))
                 become_candidate()
+                if request["op"] == "exec":
+                    _candidate.exec_program(fds, request)
                 if request["op"] == "session":
                     _candidate.serve_session(
                         fds[0], fds[1], request["path"], request["limit"], request["sys_path"]

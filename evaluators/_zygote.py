@@ -74,7 +74,8 @@ def _serve(sock: socket.socket, become_candidate: Callable[[], None]) -> None:
     while True:
         for fd, _ in poller.poll():
             if fd == sock.fileno():
-                message, fds, _, _ = socket.recv_fds(sock, _MAX_MESSAGE, 2)
+                # up to three fds: a run_program's stdin, stdout and stderr
+                message, fds, _, _ = socket.recv_fds(sock, _MAX_MESSAGE, 3)
                 if not message:
                     return  # the scorer is done (or gone)
                 pid = _spawn(json.loads(message), fds, sock, children)
@@ -115,6 +116,8 @@ def _spawn(
                 _linux.set_dumpable()
         with contextlib.suppress(OSError):
             _linux.set_parent_death_signal(signal.SIGKILL)
+        if request["op"] == "exec":
+            _candidate.exec_program(fds, request)
         limit = int(request["limit"])
         if request["op"] == "session":
             _candidate.serve_session(fds[0], fds[1], request["path"], limit, request["sys_path"])
