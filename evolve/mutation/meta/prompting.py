@@ -68,9 +68,10 @@ class MetaPrompting:
 
     async def system_for(self, rng: random.Random, at: int) -> tuple[str, str | None]:
         """(the system message, the variant's id or None) for a proposal drawn at ``at``."""
-        for (kind, version), task in sorted(self._tasks.items()):
-            if self._due_at(kind, version) <= at:
+        for key, task in sorted(self._tasks.items()):
+            if self._due_at(*key) <= at:
                 await asyncio.shield(task)
+                self._tasks.pop(key, None)  # written: no later draw waits for it again
         variant = None if self.archive is None else self.archive.choose(rng, at)
         text = self.base_system if variant is None else variant.text
         notes = self.notes_as_of(at)
@@ -172,18 +173,13 @@ class MetaPrompting:
 
     def snapshot(self) -> dict[str, Any]:
         """The versions written so far; a version still being written is redone
-        after a resume (its number is the next one)."""
-        done_notes = self._first_pending(SCRATCHPAD_CALL, self.next_notes)
-        done_variants = self._first_pending(WRITER_CALL, self.next_variant)
-        archive = self.archive
-        variants = None if archive is None else archive.snapshot()
-        if archive is not None and variants is not None:
-            variants = [v for v in variants if not _pending_variant(v["id"], done_variants)]
+        after a resume (its number is the next one). Versions land in order
+        (each waits for the one before), so none after a pending one exists yet."""
         return {
-            "notes": {str(k): list(v) for k, v in self.notes.items() if k < done_notes},
-            "next_notes": done_notes,
-            "next_variant": done_variants,
-            "variants": variants,
+            "notes": {str(k): list(v) for k, v in self.notes.items()},
+            "next_notes": self._first_pending(SCRATCHPAD_CALL, self.next_notes),
+            "next_variant": self._first_pending(WRITER_CALL, self.next_variant),
+            "variants": None if self.archive is None else self.archive.snapshot(),
             "recent": [o.to_json() for o in self.recent],
         }
 
@@ -218,12 +214,3 @@ def _usable_variant(text: str, live: list[str]) -> bool:
     """A written variant worth a slot: long enough to instruct, and not a live
     variant again (an echo would split that variant's record in two)."""
     return len(text) >= MIN_VARIANT_CHARS and text.strip() not in {t.strip() for t in live}
-
-
-def _pending_variant(variant_id: str, first_pending: int) -> bool:
-    """Whether ``variant_id`` (``v<k>``) is at or after the first version not yet done."""
-    return (
-        variant_id.startswith("v")
-        and variant_id[1:].isdigit()
-        and int(variant_id[1:]) >= first_pending
-    )
